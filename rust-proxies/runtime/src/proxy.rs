@@ -1,0 +1,572 @@
+//! Client side: `Send` proxy handles, strands (remote threads), and the call path.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use capnp::capability::FromClientHook;
+
+use crate::error::{Error, Result};
+use crate::proxy_capnp::{context, thread, thread_map};
+use crate::runtime::{current_loop, loop_state, next_id, LocalFuture, Runtime, WeakRuntime};
+use crate::state::{ConnHandle, ConnState, RemoteStrand};
+
+/// Identifies a server call in progress, so that calls made while it runs go to the
+/// right remote thread (the caller's `callbackThread`), like libmultiprocess does.
+#[derive(Clone, Copy, Debug)]
+pub struct CallScope {
+    pub(crate) runtime_id: u64,
+    pub(crate) call_id: u64,
+}
+
+tokio::task_local! {
+    pub(crate) static CURRENT_CALL: CallScope;
+}
+
+thread_local! {
+    pub(crate) static BLOCKING_SCOPE: Cell<Option<CallScope>> = const { Cell::new(None) };
+    static OS_THREAD_STRANDS: RefCell<HashMap<(u64, u64), OsThreadStrand>> = RefCell::new(HashMap::new());
+}
+
+pub(crate) fn current_scope() -> Option<CallScope> {
+    CURRENT_CALL
+        .try_with(|s| *s)
+        .ok()
+        .or_else(|| BLOCKING_SCOPE.with(|s| s.get()))
+}
+
+/// The remote thread a blocking caller's OS thread uses on one connection; released
+/// when the OS thread exits (so the server can stop its worker).
+struct OsThreadStrand {
+    id: u64,
+    conn_id: u64,
+    runtime: WeakRuntime,
+}
+
+impl Drop for OsThreadStrand {
+    fn drop(&mut self) {
+        release_named_strand(&self.runtime, self.conn_id, self.id);
+    }
+}
+
+fn release_named_strand(runtime: &WeakRuntime, conn_id: u64, id: u64) {
+    if let Some(rt) = runtime.upgrade() {
+        let _ = rt.post(move || {
+            if let Some(st) = current_loop() {
+                if let Ok(conn) = st.conn(conn_id) {
+                    conn.named_strands.borrow_mut().remove(&id);
+                }
+            }
+        });
+    }
+}
+
+fn os_thread_strand(rt: &Runtime, conn_id: u64) -> u64 {
+    OS_THREAD_STRANDS.with(|m| {
+        m.borrow_mut()
+            .entry((rt.id(), conn_id))
+            .or_insert_with(|| OsThreadStrand {
+                id: next_id(),
+                conn_id,
+                runtime: rt.downgrade(),
+            })
+            .id
+    })
+}
+
+fn os_thread_name() -> String {
+    let t = std::thread::current();
+    let name = t.name().unwrap_or("thread");
+    // SAFETY-free: gettid via libc for a libmultiprocess-like name.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    format!("{}/{}-{}", crate::log::process_name(), name, tid)
+}
+
+/// Where a client call should run on the server.
+#[derive(Clone)]
+enum Via {
+    /// Inside a server call: use its callback thread (recursion, callbacks).
+    Scope(CallScope),
+    /// A named strand: an explicit [`Strand`] or a blocking caller's OS thread.
+    Named(u64, String),
+    /// The default pool of async strands.
+    Auto,
+}
+
+/// An explicit remote thread on one connection. Calls made through proxies bound to it
+/// (see `on(&strand)` on generated clients) run on one server thread, in order.
+#[derive(Clone)]
+pub struct Strand {
+    inner: Arc<StrandInner>,
+}
+
+struct StrandInner {
+    conn: Arc<ConnHandle>,
+    id: u64,
+    name: String,
+}
+
+impl Drop for StrandInner {
+    fn drop(&mut self) {
+        release_named_strand(&self.conn.runtime.downgrade(), self.conn.id, self.id);
+    }
+}
+
+impl std::fmt::Debug for Strand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Strand({})", self.inner.name)
+    }
+}
+
+/// Calls `destroy(context)` on a remote object (generated per interface).
+pub type DestroyFn = fn(capnp::capability::Client, CallSetup) -> LocalFuture<Result<()>>;
+/// Calls `construct(threadMap)` on a freshly bootstrapped interface (generated).
+pub type ConstructFn = fn(
+    capnp::capability::Client,
+    thread_map::Client,
+) -> LocalFuture<Result<Option<thread_map::Client>>>;
+
+/// Implemented by every generated client type.
+pub trait ProxyClient: Sized + Send + Sync + Clone + 'static {
+    /// Schema name of the interface, for logs (`Echo`, `Mining`, ...).
+    const INTERFACE: &'static str;
+    /// Wraps a handle.
+    fn from_handle(handle: ProxyHandle) -> Self;
+    /// The underlying handle.
+    fn handle(&self) -> &ProxyHandle;
+    /// `destroy` caller, when the interface declares `destroy`.
+    fn destroy_fn() -> Option<DestroyFn> {
+        None
+    }
+    /// `construct` caller, when the interface declares `construct`.
+    fn construct_fn() -> Option<ConstructFn> {
+        None
+    }
+}
+
+struct ProxyInner {
+    conn: Arc<ConnHandle>,
+    obj: u64,
+    interface: &'static str,
+    destroy: Option<DestroyFn>,
+}
+
+impl Drop for ProxyInner {
+    fn drop(&mut self) {
+        // Never blocks the dropper: destroy + release happen on the loop.
+        let (obj, destroy, iface) = (self.obj, self.destroy, self.interface);
+        let scope = current_scope();
+        let conn_handle = self.conn.clone();
+        let _ = self.conn.runtime.post(move || {
+            let Some(st) = current_loop() else { return };
+            let entry = st.objects.borrow_mut().remove(&obj);
+            let Some(entry) = entry else { return };
+            let Some(destroy) = destroy else { return };
+            if entry.conn.closed.get() {
+                return;
+            }
+            tokio::task::spawn_local(async move {
+                let via = scope.map(Via::Scope).unwrap_or(Via::Auto);
+                match prepare(&entry.conn, via, true) {
+                    Ok(prep) => {
+                        tracing::debug!(target: "ipc", "IPC client destroy {iface}");
+                        let r = destroy(entry.client.clone(), prep.setup.clone()).await;
+                        prep.finish();
+                        if let Err(e) = r {
+                            if !e.is_disconnected() {
+                                tracing::warn!(target: "ipc", "Remote destroy call failed during cleanup. Continuing. ({iface}: {e})");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!(target: "ipc", "{iface} destroy skipped: {e}"),
+                }
+                drop(entry);
+                drop(conn_handle);
+            });
+        });
+    }
+}
+
+/// A `Send + Sync + Clone` reference to a remote object. Generated clients wrap one.
+#[derive(Clone)]
+pub struct ProxyHandle {
+    inner: Arc<ProxyInner>,
+    strand: Option<Strand>,
+}
+
+impl std::fmt::Debug for ProxyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.inner.interface, self.inner.obj)
+    }
+}
+
+/// The `Context` to send with one call, and the call's name for logs.
+#[derive(Clone)]
+pub struct CallSetup {
+    thread: Option<thread::Client>,
+    callback_thread: Option<thread::Client>,
+    method: &'static str,
+    conn: Rc<ConnState>,
+}
+
+impl CallSetup {
+    /// The connection the call goes over (to import returned capabilities).
+    pub fn conn(&self) -> ConnRef {
+        ConnRef(self.conn.clone())
+    }
+
+    /// Fills a `Context` param: `thread` (server-hosted) and `callbackThread` (ours).
+    pub fn fill(&self, mut ctx: context::Builder<'_>) {
+        if let Some(t) = &self.thread {
+            ctx.set_thread(t.clone());
+        }
+        if let Some(t) = &self.callback_thread {
+            ctx.reborrow().set_callback_thread(t.clone());
+        }
+    }
+
+    /// Sends a request, enforcing the 64 MiB message limit and logging like libmultiprocess.
+    pub async fn send<P, R>(
+        &self,
+        req: capnp::capability::Request<P, R>,
+    ) -> Result<capnp::capability::Response<R>>
+    where
+        P: capnp::traits::Owned,
+        R: capnp::traits::Pipelined + capnp::traits::Owned + 'static + Unpin,
+        <R as capnp::traits::Pipelined>::Pipeline: capnp::capability::FromTypelessPipeline,
+    {
+        let mut req = req;
+        let words = req.hook.get().target_size()?.word_count;
+        if words >= MAX_MESSAGE_WORDS {
+            return Err(Error::Usage(format!(
+                "{} request is {} MiB; Cap'n Proto peers refuse messages of 64 MiB or more",
+                self.method,
+                words * 8 / (1024 * 1024)
+            )));
+        }
+        tracing::debug!(target: "ipc", "IPC client send {}$Params", self.method);
+        let resp = req.send().promise.await.map_err(Error::from)?;
+        tracing::debug!(target: "ipc", "IPC client recv {}$Results", self.method);
+        Ok(resp)
+    }
+}
+
+/// Cap'n Proto's default traversal limit (8 Mi words = 64 MiB), which both C++ and Rust
+/// readers enforce per message.
+pub const MAX_MESSAGE_WORDS: u64 = 8 * 1024 * 1024;
+
+struct Prepared {
+    setup: CallSetup,
+    strand: Option<Rc<RemoteStrand>>,
+    suspended: Option<Rc<RefCell<Option<crate::slot::SlotGuard>>>>,
+}
+
+impl Prepared {
+    fn finish(self) {
+        if let Some(s) = &self.strand {
+            s.in_flight.set(s.in_flight.get().saturating_sub(1));
+        }
+        if let Some(g) = &self.suspended {
+            if let Some(g) = g.borrow_mut().as_mut() {
+                g.resume();
+            }
+        }
+    }
+}
+
+fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool) -> Result<Prepared> {
+    let mut prepared = Prepared {
+        setup: CallSetup {
+            thread: None,
+            callback_thread: None,
+            method: "",
+            conn: conn.clone(),
+        },
+        strand: None,
+        suspended: None,
+    };
+    let mut via = via;
+    if let Via::Scope(scope) = &via {
+        let st = loop_state()?;
+        let calls = st.calls.borrow();
+        match calls.get(&scope.call_id) {
+            Some(call) => {
+                prepared.suspended = Some(call.guard.clone());
+                if call.conn_id == conn.id && call.callback_thread.is_some() {
+                    prepared.setup.thread = call.callback_thread.clone();
+                    prepared.setup.callback_thread = call.own_thread.clone();
+                } else {
+                    via = Via::Auto;
+                }
+            }
+            None => via = Via::Auto,
+        }
+    }
+    if uses_context && prepared.setup.thread.is_none() {
+        let strand = match &via {
+            Via::Named(id, name) => conn.named_strand(*id, name)?,
+            _ => conn.auto_strand()?,
+        };
+        strand.in_flight.set(strand.in_flight.get() + 1);
+        prepared.setup.thread = Some(strand.thread.clone());
+        prepared.setup.callback_thread = Some(strand.callback_thread.clone());
+        prepared.strand = Some(strand);
+    }
+    if let Some(g) = &prepared.suspended {
+        if let Some(g) = g.borrow_mut().as_mut() {
+            g.suspend();
+        }
+    }
+    Ok(prepared)
+}
+
+/// A job a generated client method runs on the loop thread: build, send, decode.
+pub trait CallJob<C, T>: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static {}
+impl<C, T, F> CallJob<C, T> for F where F: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static {}
+
+impl ProxyHandle {
+    pub(crate) fn new(
+        conn: Arc<ConnHandle>,
+        obj: u64,
+        interface: &'static str,
+        destroy: Option<DestroyFn>,
+    ) -> Self {
+        ProxyHandle {
+            inner: Arc::new(ProxyInner {
+                conn,
+                obj,
+                interface,
+                destroy,
+            }),
+            strand: None,
+        }
+    }
+
+    /// The runtime this proxy belongs to.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.conn.runtime
+    }
+
+    /// A new explicit remote thread on this proxy's connection.
+    pub fn new_strand(&self, name: &str) -> Strand {
+        Strand {
+            inner: Arc::new(StrandInner {
+                conn: self.inner.conn.clone(),
+                id: next_id(),
+                name: format!("{}/{}", crate::log::process_name(), name),
+            }),
+        }
+    }
+
+    /// The same proxy, with calls bound to `strand` (which must be on the same connection).
+    pub fn on(&self, strand: &Strand) -> Result<ProxyHandle> {
+        if strand.inner.conn.id != self.inner.conn.id {
+            return Err(Error::Usage("strand belongs to another connection".into()));
+        }
+        Ok(ProxyHandle {
+            inner: self.inner.clone(),
+            strand: Some(strand.clone()),
+        })
+    }
+
+    fn via(&self, blocking: bool) -> Via {
+        if let Some(scope) = current_scope() {
+            if scope.runtime_id == self.runtime().id() {
+                return Via::Scope(scope);
+            }
+        }
+        if let Some(s) = &self.strand {
+            return Via::Named(s.inner.id, s.inner.name.clone());
+        }
+        if blocking {
+            return Via::Named(
+                os_thread_strand(self.runtime(), self.inner.conn.id),
+                os_thread_name(),
+            );
+        }
+        Via::Auto
+    }
+
+    fn job<C, T>(
+        &self,
+        method: &'static str,
+        uses_context: bool,
+        via: Via,
+        f: impl CallJob<C, T>,
+    ) -> impl FnOnce() -> LocalFuture<Result<T>> + Send + 'static
+    where
+        C: FromClientHook + 'static,
+        T: Send + 'static,
+    {
+        let obj = self.inner.obj;
+        move || {
+            Box::pin(async move {
+                let st = loop_state()?;
+                let (conn, client) = st.object(obj)?;
+                if conn.closed.get() {
+                    return Err(Error::Disconnected(
+                        "IPC client method called after disconnect.".into(),
+                    ));
+                }
+                let mut prep = prepare(&conn, via, uses_context)?;
+                prep.setup.method = method;
+                let typed: C = crate::state::typed(&client);
+                let out = f(typed, prep.setup.clone()).await;
+                prep.finish();
+                out
+            })
+        }
+    }
+
+    /// Runs a call from async code (any thread, any tokio task).
+    pub async fn call<C, T>(
+        &self,
+        method: &'static str,
+        uses_context: bool,
+        f: impl CallJob<C, T>,
+    ) -> Result<T>
+    where
+        C: FromClientHook + 'static,
+        T: Send + 'static,
+    {
+        let via = self.via(false);
+        let job = self.job(method, uses_context, via, f);
+        self.runtime().run(job).await
+    }
+
+    /// Runs a call and blocks the calling OS thread until it returns. Each OS thread
+    /// gets its own remote thread per connection, reused for all its calls.
+    pub fn call_blocking<C, T>(
+        &self,
+        method: &'static str,
+        uses_context: bool,
+        f: impl CallJob<C, T>,
+    ) -> Result<T>
+    where
+        C: FromClientHook + 'static,
+        T: Send + 'static,
+    {
+        let via = self.via(true);
+        let job = self.job(method, uses_context, via, f);
+        self.runtime().run_blocking(job)
+    }
+}
+
+/// An interface value to send: a local implementation to host, an existing remote
+/// object to pass on, or null.
+pub struct Cap<C> {
+    kind: CapKind,
+    _client: PhantomData<fn() -> C>,
+}
+
+type HostFn = Arc<dyn Fn(&ConnRef) -> capnp::capability::Client + Send + Sync>;
+
+enum CapKind {
+    Null,
+    Local(HostFn),
+    Remote(ProxyHandle),
+}
+
+impl<C> Clone for Cap<C> {
+    fn clone(&self) -> Self {
+        Cap {
+            kind: match &self.kind {
+                CapKind::Null => CapKind::Null,
+                CapKind::Local(f) => CapKind::Local(f.clone()),
+                CapKind::Remote(h) => CapKind::Remote(h.clone()),
+            },
+            _client: PhantomData,
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Cap<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            CapKind::Null => f.write_str("Cap(null)"),
+            CapKind::Local(_) => f.write_str("Cap(local)"),
+            CapKind::Remote(h) => write!(f, "Cap({h:?})"),
+        }
+    }
+}
+
+impl<C> Cap<C> {
+    /// A null capability.
+    pub fn null() -> Self {
+        Cap {
+            kind: CapKind::Null,
+            _client: PhantomData,
+        }
+    }
+
+    /// True for [`Cap::null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, CapKind::Null)
+    }
+
+    /// A local implementation; `host` makes a server object for a connection.
+    /// Generated `into_cap` methods call this.
+    #[doc(hidden)]
+    pub fn from_host_fn(
+        host: impl Fn(&ConnRef) -> capnp::capability::Client + Send + Sync + 'static,
+    ) -> Self {
+        Cap {
+            kind: CapKind::Local(Arc::new(host)),
+            _client: PhantomData,
+        }
+    }
+
+    /// The capnp capability to put in a message on `conn` (loop thread only).
+    #[doc(hidden)]
+    pub fn to_client(&self, conn: &ConnRef) -> Result<Option<capnp::capability::Client>> {
+        match &self.kind {
+            CapKind::Null => Ok(None),
+            CapKind::Local(host) => Ok(Some(host(conn))),
+            CapKind::Remote(h) => {
+                let st = loop_state()?;
+                Ok(Some(st.object(h.inner.obj)?.1))
+            }
+        }
+    }
+}
+
+impl<C: ProxyClient> From<C> for Cap<C> {
+    fn from(c: C) -> Self {
+        Cap {
+            kind: CapKind::Remote(c.handle().clone()),
+            _client: PhantomData,
+        }
+    }
+}
+
+impl<C: ProxyClient> From<Option<C>> for Cap<C> {
+    fn from(c: Option<C>) -> Self {
+        c.map(Cap::from).unwrap_or_else(Cap::null)
+    }
+}
+
+/// A connection as seen by generated server code on the loop thread.
+#[derive(Clone)]
+pub struct ConnRef(pub(crate) Rc<ConnState>);
+
+impl ConnRef {
+    /// Wraps a capability received on this connection into a `Send` client proxy.
+    pub fn import<C: ProxyClient>(&self, client: capnp::capability::Client) -> Result<C> {
+        let st = loop_state()?;
+        let obj = st.add_object(&self.0, client);
+        let handle = self.0.handle()?;
+        Ok(C::from_handle(ProxyHandle::new(
+            handle,
+            obj,
+            C::INTERFACE,
+            C::destroy_fn(),
+        )))
+    }
+
+    /// Connection id (for logs).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+}

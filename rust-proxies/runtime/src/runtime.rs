@@ -1,0 +1,231 @@
+//! The event-loop thread that owns all Cap'n Proto state, and the `Send` handle to it.
+//!
+//! Cap'n Proto RPC in Rust is single-threaded (`Rc` everywhere). mphub gives each
+//! [`Runtime`] one OS thread running a current-thread tokio runtime and a `LocalSet`;
+//! every capnp object lives there. Public handles hold only ids and a job channel, so
+//! they are `Send + Sync + Clone` and can be used from any thread or tokio task.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::state::LoopState;
+
+/// A unit of work sent to the loop thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+/// A future that runs on the loop thread (may hold `Rc`s).
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh process-wide id (runtimes, connections, objects, strands, calls).
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(crate) struct RuntimeInner {
+    pub(crate) id: u64,
+    jobs: mpsc::UnboundedSender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) tokio: tokio::runtime::Handle,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        // Closing the channel (by dropping `jobs`) ends the loop; join unless we are it.
+        let handle = self.thread.lock().ok().and_then(|mut g| g.take());
+        if let Some(handle) = handle {
+            if handle.thread().id() != std::thread::current().id() {
+                let (tx, _rx) = mpsc::unbounded_channel();
+                drop(std::mem::replace(&mut self.jobs, tx));
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// Handle to an mphub event loop. Cheap to clone; the loop stops when the last
+/// handle (including every proxy and server handle created from it) is dropped.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Runtime#{}", self.inner.id)
+    }
+}
+
+/// A weak reference to a runtime, held by loop-side state so it does not keep itself alive.
+#[derive(Clone)]
+pub(crate) struct WeakRuntime(Weak<RuntimeInner>);
+
+impl WeakRuntime {
+    pub(crate) fn upgrade(&self) -> Option<Runtime> {
+        self.0.upgrade().map(|inner| Runtime { inner })
+    }
+}
+
+thread_local! {
+    static CURRENT_LOOP: RefCell<Option<Rc<LoopState>>> = const { RefCell::new(None) };
+}
+
+/// The loop state of the current thread, when it is an mphub loop thread.
+pub(crate) fn current_loop() -> Option<Rc<LoopState>> {
+    CURRENT_LOOP.with(|c| c.borrow().clone())
+}
+
+/// The loop state, for code that only runs on the loop thread.
+pub(crate) fn loop_state() -> Result<Rc<LoopState>> {
+    current_loop().ok_or_else(|| Error::Usage("not on an mphub event-loop thread".into()))
+}
+
+impl Runtime {
+    /// Starts a new event-loop thread.
+    pub fn new() -> Result<Runtime> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let id = next_id();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("mphub-loop-{id}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(rt.handle().clone()));
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
+                    while let Some(job) = rx.recv().await {
+                        job();
+                    }
+                });
+                // Drop connections and objects before the runtime goes away.
+                if let Some(state) = CURRENT_LOOP.with(|c| c.borrow_mut().take()) {
+                    state.shutdown();
+                }
+                drop(local);
+            })?;
+        let tokio = ready_rx
+            .recv()
+            .map_err(|_| Error::Usage("event loop thread failed to start".into()))?
+            .map_err(Error::from)?;
+        let inner = Arc::new(RuntimeInner {
+            id,
+            jobs: tx,
+            thread: Mutex::new(Some(thread)),
+            tokio,
+        });
+        let weak = WeakRuntime(Arc::downgrade(&inner));
+        let rt = Runtime { inner };
+        // Install the loop state as the very first job.
+        rt.post(move || {
+            CURRENT_LOOP.with(|c| *c.borrow_mut() = Some(Rc::new(LoopState::new(id, weak))));
+        })?;
+        Ok(rt)
+    }
+
+    /// The process-wide default runtime, started on first use.
+    pub fn global() -> Result<Runtime> {
+        static GLOBAL: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Runtime::new().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(Error::Usage)
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime(Arc::downgrade(&self.inner))
+    }
+
+    /// Unique id of this runtime.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// True when called on this runtime's loop thread.
+    pub fn on_loop_thread(&self) -> bool {
+        current_loop().is_some_and(|s| s.runtime_id == self.inner.id)
+    }
+
+    /// Posts a job to the loop thread.
+    pub(crate) fn post(&self, job: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.inner
+            .jobs
+            .send(Box::new(job))
+            .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))
+    }
+
+    /// Runs `make()` on the loop thread and awaits its output from any thread or task.
+    pub(crate) async fn run<T, F>(&self, make: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> LocalFuture<Result<T>> + Send + 'static,
+    {
+        if self.on_loop_thread() {
+            // Already on the loop: no hand-off, run inline.
+            return make().await;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.post(move || {
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(make().await);
+            });
+        })?;
+        rx.await
+            .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))?
+    }
+
+    /// Blocking version of [`Runtime::run`]; must not be called on the loop thread.
+    pub(crate) fn run_blocking<T, F>(&self, make: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> LocalFuture<Result<T>> + Send + 'static,
+    {
+        if current_loop().is_some() {
+            return Err(Error::Usage(
+                "blocking mphub call made on an mphub event-loop thread; use the async API".into(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.post(move || {
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(make().await);
+            });
+        })?;
+        rx.recv()
+            .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))?
+    }
+
+    /// Runs a blocking closure on tokio's blocking pool of this runtime (for server
+    /// implementations that must block); awaits its result.
+    pub async fn spawn_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        self.inner
+            .tokio
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| Error::Usage(format!("blocking task failed: {e}")))
+    }
+
+    /// The tokio handle of the loop (timers, blocking pool).
+    pub fn tokio_handle(&self) -> &tokio::runtime::Handle {
+        &self.inner.tokio
+    }
+}

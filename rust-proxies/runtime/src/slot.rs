@@ -1,0 +1,160 @@
+//! Per-`Thread` ordering: calls naming one remote thread run one at a time, in arrival
+//! order, without dedicating an OS thread to it.
+//!
+//! libmultiprocess runs each `Thread`'s calls on one OS thread; a queued call may start
+//! while the running one is blocked inside an outgoing IPC call (that is what makes
+//! client→server→client→server recursion work). A [`Slot`] reproduces that with futures:
+//! a call enters when no other call on the slot is *active*; a call that is waiting on an
+//! outgoing IPC call is *suspended* and does not count as active.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use tokio::sync::oneshot;
+
+#[derive(Default)]
+struct SlotState {
+    active: usize,
+    waiting: VecDeque<oneshot::Sender<()>>,
+    /// Calls accepted and not yet finished (active, suspended or queued); for pool balancing.
+    load: usize,
+}
+
+/// Ordering gate of one hosted `Thread` (or one pool worker).
+#[derive(Default)]
+pub(crate) struct Slot {
+    state: RefCell<SlotState>,
+}
+
+/// Held while a call runs on a slot; releasing it lets the next queued call in.
+pub(crate) struct SlotGuard {
+    slot: Rc<Slot>,
+    suspended: bool,
+}
+
+impl Slot {
+    pub(crate) fn new() -> Rc<Slot> {
+        Rc::new(Slot::default())
+    }
+
+    /// Number of calls accepted and not yet finished.
+    pub(crate) fn load(&self) -> usize {
+        self.state.borrow().load
+    }
+
+    /// Waits for this call's turn (FIFO) and marks it active.
+    pub(crate) async fn enter(self: &Rc<Self>) -> SlotGuard {
+        let rx = {
+            let mut st = self.state.borrow_mut();
+            st.load += 1;
+            if st.active == 0 && st.waiting.is_empty() {
+                st.active = 1;
+                None
+            } else {
+                let (tx, rx) = oneshot::channel();
+                st.waiting.push_back(tx);
+                Some(rx)
+            }
+        };
+        let guard = SlotGuard {
+            slot: self.clone(),
+            suspended: false,
+        };
+        if let Some(rx) = rx {
+            // The releaser counts us active before waking us (hand-over keeps FIFO order).
+            if rx.await.is_err() {
+                // Cannot happen while the slot is alive; treat as entered anyway.
+                self.state.borrow_mut().active += 1;
+            }
+        }
+        guard
+    }
+
+    /// Marks one active call inactive and, if nothing else is active, hands the slot on.
+    fn release_one(&self) {
+        let mut st = self.state.borrow_mut();
+        st.active = st.active.saturating_sub(1);
+        while st.active == 0 {
+            match st.waiting.pop_front() {
+                Some(tx) => {
+                    st.active = 1;
+                    if tx.send(()).is_err() {
+                        // That waiter was cancelled (its call dropped); try the next.
+                        st.active = 0;
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+impl SlotGuard {
+    /// The call is about to wait on an outgoing IPC call: let queued calls run meanwhile.
+    pub(crate) fn suspend(&mut self) {
+        if !self.suspended {
+            self.suspended = true;
+            self.slot.release_one();
+        }
+    }
+
+    /// The outgoing call returned; the call is active again.
+    pub(crate) fn resume(&mut self) {
+        if self.suspended {
+            self.suspended = false;
+            self.slot.state.borrow_mut().active += 1;
+        }
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        {
+            let mut st = self.slot.state.borrow_mut();
+            st.load = st.load.saturating_sub(1);
+        }
+        if !self.suspended {
+            self.slot.release_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn fifo_and_suspend() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let slot = Slot::new();
+                let log = Rc::new(RefCell::new(Vec::new()));
+                let mut first = slot.enter().await;
+                let mut handles = Vec::new();
+                for i in 0..3 {
+                    let (slot, log) = (slot.clone(), log.clone());
+                    handles.push(tokio::task::spawn_local(async move {
+                        let _g = slot.enter().await;
+                        log.borrow_mut().push(i);
+                        tokio::task::yield_now().await;
+                    }));
+                    tokio::task::yield_now().await;
+                }
+                tokio::task::yield_now().await;
+                assert!(log.borrow().is_empty(), "queued calls must wait");
+                // Suspending the first call lets the queued ones run, in order.
+                first.suspend();
+                for h in handles {
+                    h.await.unwrap();
+                }
+                assert_eq!(*log.borrow(), vec![0, 1, 2]);
+                first.resume();
+                assert_eq!(slot.load(), 1);
+                drop(first);
+                assert_eq!(slot.load(), 0);
+            })
+            .await;
+    }
+}

@@ -1,0 +1,363 @@
+//! Connecting, listening, spawning: unix sockets and socketpairs, as libmultiprocess
+//! and Bitcoin Core use them.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::{twoparty, RpcSystem};
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+use crate::error::{Error, Result};
+use crate::proxy::{Cap, ConnRef, ProxyClient};
+use crate::runtime::{loop_state, Runtime};
+use crate::state::{host_thread_map, ConnState};
+
+/// Longest unix socket path (`sun_path` is 108 bytes including the NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Resolves Bitcoin Core's address syntax: `unix` → `<datadir>/<chain dir>/node.sock`
+/// (mainnet has no chain dir), `unix:<path>` → path, relative paths against that dir.
+pub fn resolve_unix_address(address: &str, datadir: &Path, chain: &str) -> Result<PathBuf> {
+    let net_dir = match chain {
+        "main" | "mainnet" | "" => datadir.to_path_buf(),
+        "test" | "testnet" | "testnet3" => datadir.join("testnet3"),
+        other => datadir.join(other),
+    };
+    let path = if address == "unix" {
+        net_dir.join("node.sock")
+    } else if let Some(p) = address.strip_prefix("unix:") {
+        if p.is_empty() {
+            net_dir.join("node.sock")
+        } else {
+            net_dir.join(p)
+        }
+    } else {
+        return Err(Error::Usage(format!(
+            "Unrecognized address '{address}' (expected unix or unix:<path>)"
+        )));
+    };
+    check_path_len(&path)?;
+    Ok(path)
+}
+
+fn check_path_len(path: &Path) -> Result<()> {
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(Error::Usage(format!(
+            "socket path {} exceeded maximum socket path length ({MAX_SOCKET_PATH} bytes)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn io_context(e: std::io::Error, what: &str) -> Error {
+    Error::Io(Arc::new(std::io::Error::new(e.kind(), format!("{what}: {e}"))))
+}
+
+/// Starts an RPC system over `stream` on the loop thread and registers the connection.
+fn start_rpc<B>(
+    stream: UnixStream,
+    side: Side,
+    peer: String,
+    bootstrap: Option<&Cap<B>>,
+    client_side: bool,
+) -> Result<(Rc<ConnState>, RpcSystem<Side>)> {
+    let st = loop_state()?;
+    stream.set_nonblocking(true)?;
+    let stream = tokio::net::UnixStream::from_std(stream)?;
+    let (read, write) = stream.into_split();
+    let network = twoparty::VatNetwork::new(
+        read.compat(),
+        write.compat_write(),
+        side,
+        capnp::message::ReaderOptions::new(),
+    );
+    let conn = ConnState::new(peer, st.runtime.clone(), client_side);
+    let boot = match bootstrap {
+        Some(cap) => cap.to_client(&ConnRef(conn.clone()))?,
+        None => None,
+    };
+    let rpc = RpcSystem::new(Box::new(network), boot);
+    *conn.disconnector.borrow_mut() = Some(rpc.get_disconnector());
+    st.conns.borrow_mut().insert(conn.id, conn.clone());
+    Ok((conn, rpc))
+}
+
+/// Drives an RPC system until the connection ends, then cleans up.
+async fn run_until_disconnect(conn: Rc<ConnState>, rpc: RpcSystem<Side>, server: bool) {
+    let result = rpc.await;
+    if server {
+        tracing::info!(target: "ipc", "IPC server: socket disconnected.");
+    } else if !conn.closed.get() {
+        tracing::warn!(target: "ipc", "IPC client: unexpected network disconnect.");
+    }
+    if let Err(e) = result {
+        tracing::debug!(target: "ipc", "connection to {} ended: {e}", conn.peer);
+    }
+    conn.close("disconnected");
+    if let Ok(st) = loop_state() {
+        st.conns.borrow_mut().remove(&conn.id);
+    }
+}
+
+/// Client side of a connected stream: bootstrap, `construct`, typed proxy.
+async fn client_on_stream<C: ProxyClient>(stream: UnixStream, peer: String) -> Result<C> {
+    let (conn, mut rpc) = start_rpc(stream, Side::Client, peer, None::<&Cap<()>>, true)?;
+    let boot: capnp::capability::Client = rpc.bootstrap(Side::Server);
+    tokio::task::spawn_local(run_until_disconnect(conn.clone(), rpc, false));
+    if let Some(construct) = C::construct_fn() {
+        let ours = host_thread_map(&conn);
+        tracing::debug!(target: "ipc", "IPC client send {}.construct$Params", C::INTERFACE);
+        let theirs = construct(boot.clone(), ours).await?;
+        tracing::debug!(target: "ipc", "IPC client recv {}.construct$Results", C::INTERFACE);
+        *conn.peer_thread_map.borrow_mut() = theirs;
+    }
+    ConnRef(conn).import::<C>(boot)
+}
+
+/// Connects to a unix socket and returns the bootstrap interface (after `construct`).
+pub async fn connect<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
+    let path = path.as_ref().to_path_buf();
+    check_path_len(&path)?;
+    let stream = UnixStream::connect(&path)
+        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
+    let peer = format!("unix:{}", path.display());
+    runtime
+        .run(move || Box::pin(client_on_stream::<C>(stream, peer)))
+        .await
+}
+
+/// Blocking [`connect`].
+pub fn connect_blocking<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
+    let path = path.as_ref().to_path_buf();
+    check_path_len(&path)?;
+    let stream = UnixStream::connect(&path)
+        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
+    let peer = format!("unix:{}", path.display());
+    runtime.run_blocking(move || Box::pin(client_on_stream::<C>(stream, peer)))
+}
+
+/// Uses an already connected stream (e.g. one end of a socketpair) as a client.
+pub async fn connect_stream<C: ProxyClient>(runtime: &Runtime, stream: UnixStream) -> Result<C> {
+    runtime
+        .run(move || Box::pin(client_on_stream::<C>(stream, "stream".into())))
+        .await
+}
+
+/// Serves `init` on one connected stream (a socketpair end, an accepted socket).
+/// Resolves when the peer disconnects.
+pub async fn serve_stream<C: 'static>(runtime: &Runtime, stream: UnixStream, init: Cap<C>) -> Result<()> {
+    runtime
+        .run(move || {
+            Box::pin(async move {
+                let (conn, rpc) = start_rpc(stream, Side::Server, "stream".into(), Some(&init), false)?;
+                tracing::info!(target: "ipc", "IPC server: socket connected.");
+                run_until_disconnect(conn, rpc, true).await;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// A listening unix socket serving an interface; stops accepting when dropped
+/// (existing connections keep running until their peers leave).
+pub struct Listener {
+    path: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _runtime: Runtime,
+}
+
+impl Listener {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Binds a unix socket with mode 0600 (a stale socket file is replaced; any other file
+/// at the path is refused) and serves `init` to every connection.
+pub fn listen<C: 'static>(runtime: &Runtime, path: impl AsRef<Path>, init: Cap<C>) -> Result<Listener> {
+    let path = path.as_ref().to_path_buf();
+    let listener = bind_private(&path)?;
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shown = path.display().to_string();
+    runtime.post(move || {
+        tokio::task::spawn_local(async move {
+            let listener = match listener
+                .set_nonblocking(true)
+                .and_then(|_| tokio::net::UnixListener::from_std(listener))
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(target: "ipc", "cannot listen on {shown}: {e}");
+                    return;
+                }
+            };
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            let std_stream = match stream.into_std() {
+                                Ok(s) => s,
+                                Err(e) => { tracing::warn!(target: "ipc", "accept: {e}"); continue; }
+                            };
+                            match start_rpc(std_stream, Side::Server, format!("unix:{shown}"), Some(&init), false) {
+                                Ok((conn, rpc)) => {
+                                    tracing::info!(target: "ipc", "IPC server: socket connected.");
+                                    tokio::task::spawn_local(run_until_disconnect(conn, rpc, true));
+                                }
+                                Err(e) => tracing::warn!(target: "ipc", "cannot serve connection: {e}"),
+                            }
+                        }
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            tracing::warn!(target: "ipc", "accept on {shown} failed: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }
+        });
+    })?;
+    Ok(Listener {
+        path,
+        stop: Some(stop_tx),
+        _runtime: runtime.clone(),
+    })
+}
+
+fn bind_private(path: &Path) -> Result<UnixListener> {
+    check_path_len(path)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if UnixStream::connect(path).is_ok() {
+                return Err(Error::Usage(format!(
+                    "{} is in use by a running server",
+                    path.display()
+                )));
+            }
+            std::fs::remove_file(path)
+                .map_err(|e| io_context(e, &format!("removing stale socket {}", path.display())))?;
+        }
+        Ok(_) => {
+            return Err(Error::Usage(format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_context(e, &format!("checking {}", path.display()))),
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_context(e, &format!("creating {}", dir.display())))?;
+    }
+    // Bind under a temporary name, restrict it, then rename into place, so that the
+    // socket is never reachable with looser permissions.
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    check_path_len(&tmp).or_else(|_| check_path_len(path))?;
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)
+        .map_err(|e| io_context(e, &format!("binding {}", tmp.display())))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_context(e, &format!("moving socket into place at {}", path.display()))
+    })?;
+    Ok(listener)
+}
+
+/// How a spawned child is told its socket fd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnConvention {
+    /// Bitcoin Core: `<exe> -ipcfd <fd>`.
+    BitcoinCore,
+    /// libmultiprocess examples: `<exe> <fd>`.
+    Libmultiprocess,
+}
+
+/// A child process serving us over a socketpair, and our client for it.
+pub struct SpawnedChild<C> {
+    /// The child's bootstrap interface.
+    pub client: C,
+    /// The child process; wait for it after dropping every proxy.
+    pub process: std::process::Child,
+}
+
+/// Spawns `program` with one end of a socketpair (libmultiprocess's `SpawnProcess`),
+/// and connects to it as a client.
+pub async fn spawn<C: ProxyClient>(
+    runtime: &Runtime,
+    program: impl AsRef<Path>,
+    extra_args: &[String],
+    convention: SpawnConvention,
+) -> Result<SpawnedChild<C>> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let child_fd: RawFd = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(program.as_ref());
+    match convention {
+        SpawnConvention::BitcoinCore => cmd.arg("-ipcfd").arg(child_fd.to_string()),
+        SpawnConvention::Libmultiprocess => cmd.arg(child_fd.to_string()),
+    };
+    cmd.args(extra_args);
+    // The socketpair is close-on-exec; let exactly the child's end through.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            let flags = libc::fcntl(child_fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(child_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let process = cmd
+        .spawn()
+        .map_err(|e| io_context(e, &format!("spawning {}", program.as_ref().display())))?;
+    drop(theirs);
+    let client = connect_stream::<C>(runtime, ours).await?;
+    Ok(SpawnedChild { client, process })
+}
+
+/// The socket fd this process was given by a spawning parent, from either argv
+/// convention (`<exe> -ipcfd <fd>` or `<exe> <fd>`), if any.
+pub fn spawned_fd_from_args(args: &[String]) -> Option<RawFd> {
+    match args {
+        [_, flag, fd] if flag == "-ipcfd" => fd.parse().ok(),
+        [_, fd] => fd.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Serves `init` on an inherited socket fd until the parent disconnects.
+///
+/// # Safety-related note
+/// Takes ownership of `fd`; it must be an open stream socket not used elsewhere.
+pub async fn serve_fd<C: 'static>(runtime: &Runtime, fd: RawFd, init: Cap<C>) -> Result<()> {
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 || (stat.st_mode & libc::S_IFMT) != libc::S_IFSOCK {
+        return Err(Error::Usage(format!("fd {fd} is not an open socket")));
+    }
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    serve_stream(runtime, UnixStream::from(owned), init).await
+}
+

@@ -1,0 +1,6 @@
+//! mphub's Rust peer for `schema/test`: generated proxies and a reference implementation.
+
+/// Proxies generated from `schema/test/test.capnp`.
+pub mod test_schema {
+    include!(concat!(env!("OUT_DIR"), "/test_schema/mphub_gen.rs"));
+}
