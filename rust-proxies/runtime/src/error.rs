@@ -127,6 +127,8 @@ impl From<capnp::Error> for Error {
                     Some(rest) => Error::Remote {
                         message: rest.to_string(),
                     },
+                    // A failure raised by a server object hosted in this process.
+                    None if text.starts_with("std::exception: ") => Error::Remote { message: text },
                     // A locally raised decode/limit error: the peer's data was bad.
                     None => Error::Malformed(text),
                 }

@@ -169,7 +169,8 @@ impl Drop for ProxyInner {
             }
             tokio::task::spawn_local(async move {
                 let via = scope.map(Via::Scope).unwrap_or(Via::Auto);
-                match prepare(&entry.conn, via, true) {
+                let local = entry.client.hook.get_brand() == 0;
+                match prepare(&entry.conn, via, true, local) {
                     Ok(prep) => {
                         tracing::debug!(target: "ipc", "IPC client destroy {iface}");
                         let r = destroy(entry.client.clone(), prep.setup.clone()).await;
@@ -276,7 +277,9 @@ impl Prepared {
     }
 }
 
-fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool) -> Result<Prepared> {
+/// Chooses the `Context` for a call. `local` means the target object is hosted by this
+/// process (a capability that came back to us): it must get a thread *we* host.
+fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> Result<Prepared> {
     let mut prepared = Prepared {
         setup: CallSetup {
             thread: None,
@@ -294,7 +297,10 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool) -> Result<Prepare
         match calls.get(&scope.call_id) {
             Some(call) => {
                 prepared.suspended = Some(call.guard.clone());
-                if call.conn_id == conn.id && call.callback_thread.is_some() {
+                if local && call.conn_id == conn.id && call.own_thread.is_some() {
+                    prepared.setup.thread = call.own_thread.clone();
+                    prepared.setup.callback_thread = call.own_thread.clone();
+                } else if !local && call.conn_id == conn.id && call.callback_thread.is_some() {
                     prepared.setup.thread = call.callback_thread.clone();
                     prepared.setup.callback_thread = call.own_thread.clone();
                 } else {
@@ -303,6 +309,14 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool) -> Result<Prepare
             }
             None => via = Via::Auto,
         }
+    }
+    if uses_context && prepared.setup.thread.is_none() && local {
+        let mut cached = conn.local_thread.borrow_mut();
+        let thread = cached
+            .get_or_insert_with(|| conn.host_thread(&format!("{}/local", crate::log::process_name())))
+            .clone();
+        prepared.setup.thread = Some(thread.clone());
+        prepared.setup.callback_thread = Some(thread);
     }
     if uses_context && prepared.setup.thread.is_none() {
         let strand = match &via {
@@ -410,7 +424,8 @@ impl ProxyHandle {
                         "IPC client method called after disconnect.".into(),
                     ));
                 }
-                let mut prep = prepare(&conn, via, uses_context)?;
+                let local = client.hook.get_brand() == 0;
+                let mut prep = prepare(&conn, via, uses_context, local)?;
                 prep.setup.method = method;
                 let typed: C = crate::state::typed(&client);
                 let out = f(typed, prep.setup.clone()).await;

@@ -49,12 +49,19 @@ pub struct CallContext {
     scope: Option<CallScope>,
     request: u64,
     runtime: Option<Runtime>,
+    thread_name: Option<String>,
 }
 
 impl CallContext {
     /// Process-wide request number, as in libmultiprocess logs (`request #N`).
     pub fn request_number(&self) -> u64 {
         self.request
+    }
+
+    /// Name of the hosted thread running the call (`<exe>-<pid>/mphub-<conn>-<n> (from
+    /// <caller>)`, `pool`), or `None` for methods without a context.
+    pub fn thread_name(&self) -> Option<&str> {
+        self.thread_name.as_deref()
     }
 
     /// Runs blocking work on the runtime's blocking pool while this call keeps its
@@ -117,6 +124,7 @@ where
             scope: None,
             request: n,
             runtime,
+            thread_name: None,
         })
         .await;
         log_done(n, method, &out);
@@ -164,6 +172,7 @@ where
                 scope: Some(scope),
                 request: n,
                 runtime,
+                thread_name: Some(thread_name),
             }),
         )
         .await;

@@ -145,6 +145,8 @@ pub(crate) struct ConnState {
     pub(crate) disconnector: RefCell<Option<capnp_rpc::Disconnector<capnp_rpc::rpc_twoparty_capnp::Side>>>,
     pub(crate) closed: Cell<bool>,
     pub(crate) thread_counter: Cell<u64>,
+    /// A thread we host for context calls on objects we host ourselves (no peer involved).
+    pub(crate) local_thread: RefCell<Option<thread::Client>>,
     /// Client connections close when their last proxy is dropped; served ones do not.
     client_side: bool,
 }
@@ -165,6 +167,7 @@ impl ConnState {
             disconnector: RefCell::new(None),
             closed: Cell::new(false),
             thread_counter: Cell::new(0),
+            local_thread: RefCell::new(None),
             client_side,
         })
     }
@@ -209,6 +212,7 @@ impl ConnState {
         self.named_strands.borrow_mut().clear();
         self.peer_thread_map.borrow_mut().take();
         self.pool.borrow_mut().take();
+        self.local_thread.borrow_mut().take();
         self.strong_handle.borrow_mut().take();
         if let Some(d) = self.disconnector.borrow_mut().take() {
             tokio::task::spawn_local(async move {
