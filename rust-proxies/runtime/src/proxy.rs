@@ -435,20 +435,20 @@ impl ProxyHandle {
         }
     }
 
-    /// Runs a call from async code (any thread, any tokio task).
-    pub async fn call<C, T>(
+    /// Runs a call from async code (any thread, any tokio task); the future is `Send`.
+    pub fn call<C, T>(
         &self,
         method: &'static str,
         uses_context: bool,
         f: impl CallJob<C, T>,
-    ) -> Result<T>
+    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static
     where
         C: FromClientHook + 'static,
         T: Send + 'static,
     {
         let via = self.via(false);
         let job = self.job(method, uses_context, via, f);
-        self.runtime().run(job).await
+        self.runtime().run(job)
     }
 
     /// Runs a call and blocks the calling OS thread until it returns. Each OS thread

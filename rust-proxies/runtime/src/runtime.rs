@@ -171,23 +171,30 @@ impl Runtime {
     }
 
     /// Runs `make()` on the loop thread and awaits its output from any thread or task.
-    pub(crate) async fn run<T, F>(&self, make: F) -> Result<T>
+    /// The returned future is `Send`: it only waits for the answer.
+    pub(crate) fn run<T, F>(&self, make: F) -> impl Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce() -> LocalFuture<Result<T>> + Send + 'static,
     {
-        if self.on_loop_thread() {
-            // Already on the loop: no hand-off, run inline.
-            return make().await;
-        }
         let (tx, rx) = oneshot::channel();
-        self.post(move || {
+        let job = move || {
             tokio::task::spawn_local(async move {
                 let _ = tx.send(make().await);
             });
-        })?;
-        rx.await
-            .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))?
+        };
+        let posted = if self.on_loop_thread() {
+            // Already on the loop: no hand-off to another thread.
+            job();
+            Ok(())
+        } else {
+            self.post(job)
+        };
+        async move {
+            posted?;
+            rx.await
+                .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))?
+        }
     }
 
     /// Blocking version of [`Runtime::run`]; must not be called on the loop thread.
