@@ -70,12 +70,9 @@ impl<'a> Emitter<'a> {
                 }
                 format!("::std::vec::Vec<{}>", self.ty(inner, side)?)
             }
-            Ty::Struct(id) => self
-                .model
-                .struct_names
-                .get(id)
-                .cloned()
-                .ok_or_else(|| BuildError::Unsupported(format!("struct {id:#x} from a file not in this set")))?,
+            Ty::Struct(id) => self.model.struct_names.get(id).cloned().ok_or_else(|| {
+                BuildError::Unsupported(format!("struct {id:#x} from a file not in this set"))
+            })?,
             Ty::Interface(id) => {
                 let (name, _) = self.model.interface_paths.get(id).ok_or_else(|| {
                     BuildError::Unsupported(format!(
@@ -84,7 +81,9 @@ impl<'a> Emitter<'a> {
                 })?;
                 match side {
                     Side::ClientArg | Side::ServerOut => format!("::mphub::Cap<{name}Client>"),
-                    Side::ClientOut | Side::ServerArg => format!("::std::option::Option<{name}Client>"),
+                    Side::ClientOut | Side::ServerArg => {
+                        format!("::std::option::Option<{name}Client>")
+                    }
                     Side::Member => {
                         return Err(BuildError::Unsupported("interfaces inside structs".into()))
                     }
@@ -98,8 +97,8 @@ impl<'a> Emitter<'a> {
     /// Type of a field including optionality (`hasX`, `wantX`).
     fn field_ty(&self, f: &Field, side: Side) -> Result<String, BuildError> {
         let base = self.ty(&f.ty, side)?;
-        let optional = f.has_flag.is_some()
-            || (f.wanted && matches!(side, Side::ClientOut | Side::ServerOut));
+        let optional =
+            f.has_flag.is_some() || (f.wanted && matches!(side, Side::ClientOut | Side::ServerOut));
         Ok(if optional && !matches!(f.ty, Ty::Interface(_)) {
             format!("::std::option::Option<{base}>")
         } else {
@@ -133,13 +132,29 @@ impl<'a> Emitter<'a> {
     }
 
     /// Expression reading field `f` from reader `r`.
-    fn read_field(&self, f: &Field, r: &str, conn: &str, want_binding: Option<&str>) -> Result<String, BuildError> {
-        let getter = format!("{r}.get_{}(){}", f.snake, if f.ty.is_pointer() { "?" } else { "" });
+    fn read_field(
+        &self,
+        f: &Field,
+        r: &str,
+        conn: &str,
+        want_binding: Option<&str>,
+    ) -> Result<String, BuildError> {
+        let getter = format!(
+            "{r}.get_{}(){}",
+            f.snake,
+            if f.ty.is_pointer() { "?" } else { "" }
+        );
         let value = self.read_value(&f.ty, &getter, conn)?;
         Ok(if let Ty::Interface(_) = f.ty {
-            format!("if {r}.has_{}() {{ Some({value}) }} else {{ None }}", f.snake)
+            format!(
+                "if {r}.has_{}() {{ Some({value}) }} else {{ None }}",
+                f.snake
+            )
         } else if let Some(flag) = &f.has_flag {
-            format!("if {r}.get_{}() {{ Some({value}) }} else {{ None }}", snake(flag))
+            format!(
+                "if {r}.get_{}() {{ Some({value}) }} else {{ None }}",
+                snake(flag)
+            )
         } else if let Some(want) = want_binding {
             format!("if {want} {{ Some({value}) }} else {{ None }}")
         } else {
@@ -148,7 +163,14 @@ impl<'a> Emitter<'a> {
     }
 
     /// Statements writing the value referenced by `v` (a `&T`) into field `f` of builder `b`.
-    fn write_value(&self, ty: &Ty, v: &str, b: &str, field_snake: &str, conn: &str) -> Result<String, BuildError> {
+    fn write_value(
+        &self,
+        ty: &Ty,
+        v: &str,
+        b: &str,
+        field_snake: &str,
+        conn: &str,
+    ) -> Result<String, BuildError> {
         Ok(match ty {
             Ty::Void => String::new(),
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => format!("{b}.set_{field_snake}(*{v});"),
@@ -175,7 +197,14 @@ impl<'a> Emitter<'a> {
     }
 
     /// Statements writing field `f` from `v: &FieldType` (optional handled).
-    fn write_field(&self, f: &Field, v: &str, b: &str, conn: &str, server_out: bool) -> Result<String, BuildError> {
+    fn write_field(
+        &self,
+        f: &Field,
+        v: &str,
+        b: &str,
+        conn: &str,
+        server_out: bool,
+    ) -> Result<String, BuildError> {
         let inner = self.write_value(&f.ty, "v", b, &f.snake, conn)?;
         Ok(if matches!(f.ty, Ty::Interface(_)) {
             format!("{{ let v = {v}; {inner} }}")
@@ -201,13 +230,29 @@ impl<'a> Emitter<'a> {
             .map(|w| format!(" (C++ `{w}`)"))
             .unwrap_or_default();
         writeln!(o, "/// Struct `{}`{wrap}.", s.capnp_path).ok();
-        writeln!(o, "#[derive(Clone, Debug, PartialEq)]\npub struct {} {{", s.name).ok();
+        writeln!(
+            o,
+            "#[derive(Clone, Debug, PartialEq)]\npub struct {} {{",
+            s.name
+        )
+        .ok();
         for f in &fields {
             writeln!(o, "    /// Field `{}`.", f.name).ok();
-            writeln!(o, "    pub {}: {},", f.snake, self.field_ty(f, Side::Member)?).ok();
+            writeln!(
+                o,
+                "    pub {}: {},",
+                f.snake,
+                self.field_ty(f, Side::Member)?
+            )
+            .ok();
         }
         writeln!(o, "}}\n").ok();
-        writeln!(o, "impl ::std::default::Default for {} {{\n    fn default() -> Self {{\n        {} {{", s.name, s.name).ok();
+        writeln!(
+            o,
+            "impl ::std::default::Default for {} {{\n    fn default() -> Self {{\n        {} {{",
+            s.name, s.name
+        )
+        .ok();
         for f in &fields {
             let value = match (&f.default, &f.has_flag) {
                 (Some(d), None) => d.clone(),
@@ -220,12 +265,23 @@ impl<'a> Emitter<'a> {
         writeln!(o, "    #[doc(hidden)]\n    pub fn mphub_read(r: {}::Reader<'_>) -> ::mphub::Result<Self> {{", s.capnp_path).ok();
         writeln!(o, "        Ok({} {{", s.name).ok();
         for f in &fields {
-            writeln!(o, "            {}: {},", f.snake, self.read_field(f, "r", "conn", None)?).ok();
+            writeln!(
+                o,
+                "            {}: {},",
+                f.snake,
+                self.read_field(f, "r", "conn", None)?
+            )
+            .ok();
         }
         writeln!(o, "        }})\n    }}").ok();
         writeln!(o, "    #[doc(hidden)]\n    #[allow(unused_mut)]\n    pub fn mphub_write(&self, mut b: {}::Builder<'_>) -> ::mphub::Result<()> {{", s.capnp_path).ok();
         for f in &fields {
-            writeln!(o, "        {}", self.write_field(f, &format!("&self.{}", f.snake), "b", "conn", true)?).ok();
+            writeln!(
+                o,
+                "        {}",
+                self.write_field(f, &format!("&self.{}", f.snake), "b", "conn", true)?
+            )
+            .ok();
         }
         writeln!(o, "        Ok(())\n    }}\n}}\n").ok();
         self.out.push_str(&o);
@@ -233,7 +289,12 @@ impl<'a> Emitter<'a> {
     }
 
     /// The return type of a method for one side, and the output struct name if any.
-    fn ret(&self, iface: &Interface, m: &Method, side: Side) -> Result<(String, Option<String>), BuildError> {
+    fn ret(
+        &self,
+        iface: &Interface,
+        m: &Method,
+        side: Side,
+    ) -> Result<(String, Option<String>), BuildError> {
         let outs = outputs(m);
         match outs.as_slice() {
             [] => Ok(("()".into(), None)),
@@ -257,10 +318,20 @@ impl<'a> Emitter<'a> {
         };
         let mut o = String::new();
         writeln!(o, "/// Outputs of `{}.{}`.", iface.name, m.name).ok();
-        writeln!(o, "#[derive(Clone, Debug, Default, PartialEq)]\npub struct {name} {{").ok();
+        writeln!(
+            o,
+            "#[derive(Clone, Debug, Default, PartialEq)]\npub struct {name} {{"
+        )
+        .ok();
         for f in outputs(m) {
             writeln!(o, "    /// Result field `{}`.", f.name).ok();
-            writeln!(o, "    pub {}: {},", f.snake, self.field_ty(f, Side::ClientOut)?).ok();
+            writeln!(
+                o,
+                "    pub {}: {},",
+                f.snake,
+                self.field_ty(f, Side::ClientOut)?
+            )
+            .ok();
         }
         writeln!(o, "}}\n").ok();
         self.out.push_str(&o);
@@ -281,13 +352,30 @@ impl<'a> Emitter<'a> {
         let mut o = String::new();
 
         // ---- client ----
-        writeln!(o, "/// Client for interface `{name}` (C++ `{}`): a `Send + Sync + Clone` proxy usable", iface.wrap).ok();
+        writeln!(
+            o,
+            "/// Client for interface `{name}` (C++ `{}`): a `Send + Sync + Clone` proxy usable",
+            iface.wrap
+        )
+        .ok();
         writeln!(o, "/// from any thread or task. Dropping the last clone calls `destroy` (if declared) and releases it.").ok();
-        writeln!(o, "#[derive(Clone, Debug)]\npub struct {name}Client(::mphub::ProxyHandle);\n").ok();
+        writeln!(
+            o,
+            "#[derive(Clone, Debug)]\npub struct {name}Client(::mphub::ProxyHandle);\n"
+        )
+        .ok();
         writeln!(o, "impl ::mphub::ProxyClient for {name}Client {{").ok();
         writeln!(o, "    const INTERFACE: &'static str = \"{name}\";").ok();
-        writeln!(o, "    fn from_handle(handle: ::mphub::ProxyHandle) -> Self {{ Self(handle) }}").ok();
-        writeln!(o, "    fn handle(&self) -> &::mphub::ProxyHandle {{ &self.0 }}").ok();
+        writeln!(
+            o,
+            "    fn from_handle(handle: ::mphub::ProxyHandle) -> Self {{ Self(handle) }}"
+        )
+        .ok();
+        writeln!(
+            o,
+            "    fn handle(&self) -> &::mphub::ProxyHandle {{ &self.0 }}"
+        )
+        .ok();
         if has_destroy {
             writeln!(o, "    fn destroy_fn() -> ::std::option::Option<::mphub::rt::DestroyFn> {{ Some({fn_prefix}_destroy) }}").ok();
         }
@@ -303,17 +391,29 @@ impl<'a> Emitter<'a> {
                 .is_some_and(|m| m.has_context());
             writeln!(o, "fn {fn_prefix}_destroy(c: ::mphub::rt::capnp::capability::Client, setup: ::mphub::rt::CallSetup) -> ::mphub::rt::LocalFuture<::mphub::Result<()>> {{").ok();
             writeln!(o, "    Box::pin(async move {{\n        let client: {path}::Client = ::mphub::rt::capnp::capability::FromClientHook::new(c.hook);").ok();
-            writeln!(o, "        #[allow(unused_mut)]\n        let mut req = client.destroy_request();").ok();
+            writeln!(
+                o,
+                "        #[allow(unused_mut)]\n        let mut req = client.destroy_request();"
+            )
+            .ok();
             if ctx {
                 writeln!(o, "        setup.fill(req.get().init_context());").ok();
             }
-            writeln!(o, "        setup.send(req).await?;\n        Ok(())\n    }})\n}}\n").ok();
+            writeln!(
+                o,
+                "        setup.send(req).await?;\n        Ok(())\n    }})\n}}\n"
+            )
+            .ok();
         }
         if has_construct {
             writeln!(o, "fn {fn_prefix}_construct(c: ::mphub::rt::capnp::capability::Client, ours: ::mphub::proxy_capnp::thread_map::Client) -> ::mphub::rt::LocalFuture<::mphub::Result<::std::option::Option<::mphub::proxy_capnp::thread_map::Client>>> {{").ok();
             writeln!(o, "    Box::pin(async move {{\n        let client: {path}::Client = ::mphub::rt::capnp::capability::FromClientHook::new(c.hook);").ok();
             writeln!(o, "        let mut req = client.construct_request();\n        req.get().set_thread_map(ours);").ok();
-            writeln!(o, "        let resp = req.send().promise.await?;\n        let r = resp.get()?;").ok();
+            writeln!(
+                o,
+                "        let resp = req.send().promise.await?;\n        let r = resp.get()?;"
+            )
+            .ok();
             writeln!(o, "        Ok(if r.has_thread_map() {{ Some(r.get_thread_map()?) }} else {{ None }})\n    }})\n}}\n").ok();
         }
 
@@ -328,27 +428,63 @@ impl<'a> Emitter<'a> {
             let job = format!("{fn_prefix}_{}_job", m.snake);
             let mut sig = String::new();
             for p in &params {
-                write!(sig, "p_{}: {}, ", p.snake, self.field_ty(p, Side::ClientArg)?).ok();
+                write!(
+                    sig,
+                    "p_{}: {}, ",
+                    p.snake,
+                    self.field_ty(p, Side::ClientArg)?
+                )
+                .ok();
             }
             writeln!(o, "#[allow(clippy::too_many_arguments, unused_variables)]").ok();
-            writeln!(o, "fn {job}({sig}) -> impl ::mphub::rt::CallJob<{path}::Client, {ret}> {{").ok();
+            writeln!(
+                o,
+                "fn {job}({sig}) -> impl ::mphub::rt::CallJob<{path}::Client, {ret}> {{"
+            )
+            .ok();
             writeln!(o, "    move |client: {path}::Client, setup: ::mphub::rt::CallSetup| -> ::mphub::rt::LocalFuture<::mphub::Result<{ret}>> {{").ok();
             writeln!(o, "        Box::pin(async move {{").ok();
             writeln!(o, "            let conn = setup.conn();").ok();
             writeln!(o, "            let mut req = client.{}_request();", m.snake).ok();
             writeln!(o, "            {{\n                #[allow(unused_mut)]\n                let mut b = req.get();").ok();
             if let Some(ctx) = m.params.iter().find(|f| f.ty == Ty::Context) {
-                writeln!(o, "                setup.fill(b.reborrow().init_{}());", ctx.snake).ok();
+                writeln!(
+                    o,
+                    "                setup.fill(b.reborrow().init_{}());",
+                    ctx.snake
+                )
+                .ok();
             }
             for p in &params {
-                writeln!(o, "                {}", self.write_field(p, &format!("&p_{}", p.snake), "b", "conn", false)?).ok();
+                writeln!(
+                    o,
+                    "                {}",
+                    self.write_field(p, &format!("&p_{}", p.snake), "b", "conn", false)?
+                )
+                .ok();
             }
             writeln!(o, "            }}").ok();
-            writeln!(o, "            let resp = setup.send(req).await?;\n            let r = resp.get()?;").ok();
+            writeln!(
+                o,
+                "            let resp = setup.send(req).await?;\n            let r = resp.get()?;"
+            )
+            .ok();
             for e in exceptions(m) {
-                let value = self.read_value(&e.ty, &format!("r.get_{}(){}", e.snake, if e.ty.is_pointer() { "?" } else { "" }), "conn")?;
+                let value = self.read_value(
+                    &e.ty,
+                    &format!(
+                        "r.get_{}(){}",
+                        e.snake,
+                        if e.ty.is_pointer() { "?" } else { "" }
+                    ),
+                    "conn",
+                )?;
                 let cond = match &e.ty {
-                    Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.has_flag.as_ref().map(|f| format!("r.get_{}()", snake(f))).unwrap_or_else(|| "false".into()),
+                    Ty::Bool | Ty::Int(_) | Ty::Float(_) => e
+                        .has_flag
+                        .as_ref()
+                        .map(|f| format!("r.get_{}()", snake(f)))
+                        .unwrap_or_else(|| "false".into()),
                     _ => format!("r.has_{}()", e.snake),
                 };
                 writeln!(o, "            if {cond} {{ return Err(::mphub::Error::declared({:?}, {value})); }}", e.exception.as_deref().unwrap_or("")).ok();
@@ -367,7 +503,12 @@ impl<'a> Emitter<'a> {
                 None => match outputs(m).first() {
                     Some(f) => {
                         let w = want(f);
-                        writeln!(o, "            Ok({})", self.read_field(f, "r", "conn", w.as_deref())?).ok();
+                        writeln!(
+                            o,
+                            "            Ok({})",
+                            self.read_field(f, "r", "conn", w.as_deref())?
+                        )
+                        .ok();
                     }
                     None => {
                         writeln!(o, "            Ok(())").ok();
@@ -377,7 +518,13 @@ impl<'a> Emitter<'a> {
                     writeln!(o, "            Ok({s} {{").ok();
                     for f in outputs(m) {
                         let w = want(f);
-                        writeln!(o, "                {}: {},", f.snake, self.read_field(f, "r", "conn", w.as_deref())?).ok();
+                        writeln!(
+                            o,
+                            "                {}: {},",
+                            f.snake,
+                            self.read_field(f, "r", "conn", w.as_deref())?
+                        )
+                        .ok();
                     }
                     writeln!(o, "            }})").ok();
                 }
@@ -401,8 +548,22 @@ impl<'a> Emitter<'a> {
             }
             let ctx = m.has_context();
             let label = format!("{}.{}", name, m.name);
-            let doc = format!("`{}.{}` (@{}){}", name, m.name, m.ordinal, if ctx { "" } else { ", no context: runs on the server's event loop" });
-            writeln!(methods, "    /// Calls {doc}.\n    #[allow(clippy::too_many_arguments)]").ok();
+            let doc = format!(
+                "`{}.{}` (@{}){}",
+                name,
+                m.name,
+                m.ordinal,
+                if ctx {
+                    ""
+                } else {
+                    ", no context: runs on the server's event loop"
+                }
+            );
+            writeln!(
+                methods,
+                "    /// Calls {doc}.\n    #[allow(clippy::too_many_arguments)]"
+            )
+            .ok();
             writeln!(methods, "    pub async fn {}(&self{psig}) -> ::mphub::Result<{ret}> {{\n        {conv}self.0.call({label:?}, {ctx}, {job}({args})).await\n    }}", m.rust_name).ok();
             writeln!(methods, "    /// Blocking form of [`Self::{}`]; each OS thread gets its own remote thread.\n    #[allow(clippy::too_many_arguments)]", m.rust_name).ok();
             writeln!(methods, "    pub fn {}_blocking(&self{psig}) -> ::mphub::Result<{ret}> {{\n        {conv}self.0.call_blocking({label:?}, {ctx}, {job}({args}))\n    }}", m.rust_name).ok();
@@ -410,17 +571,34 @@ impl<'a> Emitter<'a> {
         writeln!(o, "impl {name}Client {{").ok();
         writeln!(o, "    /// A new explicit remote thread on this client's connection.\n    pub fn new_strand(&self, name: &str) -> ::mphub::Strand {{ self.0.new_strand(name) }}").ok();
         writeln!(o, "    /// This client with its calls bound to `strand` (one server thread, in order).\n    pub fn on_strand(&self, strand: &::mphub::Strand) -> ::mphub::Result<Self> {{ Ok(Self(self.0.on(strand)?)) }}").ok();
-        writeln!(o, "    /// Hosts a local implementation, to pass as an argument or return from a server.").ok();
+        writeln!(
+            o,
+            "    /// Hosts a local implementation, to pass as an argument or return from a server."
+        )
+        .ok();
         writeln!(o, "    pub fn local<T: {name}Server>(imp: ::std::sync::Arc<T>) -> ::mphub::Cap<{name}Client> {{").ok();
-        writeln!(o, "        ::mphub::Cap::from_host_fn(move |conn: &::mphub::rt::ConnRef| {{").ok();
+        writeln!(
+            o,
+            "        ::mphub::Cap::from_host_fn(move |conn: &::mphub::rt::ConnRef| {{"
+        )
+        .ok();
         writeln!(o, "            let adapter = {name}Adapter {{ imp: ::mphub::rt::Hosted::new(imp.clone(), {name:?}), conn: conn.clone() }};").ok();
         writeln!(o, "            let client: {path}::Client = ::mphub::rt::capnp_rpc::new_client(adapter);\n            client.client\n        }})\n    }}").ok();
         o.push_str(&methods);
         writeln!(o, "}}\n").ok();
 
         // ---- server trait ----
-        writeln!(o, "/// Implement this to serve interface `{name}` (C++ `{}`). Methods run on the", iface.wrap).ok();
-        writeln!(o, "/// runtime's event loop, one call at a time per remote thread; do not block in them").ok();
+        writeln!(
+            o,
+            "/// Implement this to serve interface `{name}` (C++ `{}`). Methods run on the",
+            iface.wrap
+        )
+        .ok();
+        writeln!(
+            o,
+            "/// runtime's event loop, one call at a time per remote thread; do not block in them"
+        )
+        .ok();
         writeln!(o, "/// (use [`::mphub::CallContext::spawn_blocking`]). Unimplemented methods fail with `Unimplemented`.").ok();
         writeln!(o, "pub trait {name}Server: Send + Sync + 'static {{").ok();
         for m in &iface.methods {
@@ -434,11 +612,20 @@ impl<'a> Emitter<'a> {
                 write!(sig, ", {}: {}", p.snake, self.field_ty(p, Side::ServerArg)?).ok();
                 write!(names, "{}, ", p.snake).ok();
             }
-            writeln!(o, "    /// Serves `{}.{}` (@{}).\n    #[allow(clippy::too_many_arguments)]", name, m.name, m.ordinal).ok();
+            writeln!(
+                o,
+                "    /// Serves `{}.{}` (@{}).\n    #[allow(clippy::too_many_arguments)]",
+                name, m.name, m.ordinal
+            )
+            .ok();
             writeln!(o, "    fn {}(&self, cx: &::mphub::CallContext{sig}) -> impl ::std::future::Future<Output = ::mphub::Result<{sret}>> {{", m.rust_name).ok();
             writeln!(o, "        let _ = ({names});\n        async {{ Err(::mphub::Error::Unimplemented({:?}.into())) }}\n    }}", format!("{}.{}", name, m.name)).ok();
         }
-        writeln!(o, "    /// Hosts this implementation as a capability value.").ok();
+        writeln!(
+            o,
+            "    /// Hosts this implementation as a capability value."
+        )
+        .ok();
         writeln!(o, "    fn into_cap(self) -> ::mphub::Cap<{name}Client> where Self: Sized {{ {name}Client::local(::std::sync::Arc::new(self)) }}").ok();
         writeln!(o, "}}\n").ok();
 
@@ -469,19 +656,33 @@ impl<'a> Emitter<'a> {
             }
             let mut args = String::new();
             for p in visible_params(m) {
-                writeln!(o, "                let p_{} = {};", p.snake, self.read_field(p, "p", "self.conn", None)?).ok();
+                writeln!(
+                    o,
+                    "                let p_{} = {};",
+                    p.snake,
+                    self.read_field(p, "p", "self.conn", None)?
+                )
+                .ok();
                 write!(args, ", p_{}", p.snake).ok();
             }
             writeln!(o, "                let imp = self.imp.get()?;").ok();
             writeln!(o, "                let value = ::mphub::rt::dispatch(&self.conn, \"{name}.{}\", ctx, move |cx| async move {{ imp.{}(&cx{args}).await }}).await;", m.name, m.rust_name).ok();
-            writeln!(o, "                let value = match value {{\n                    Ok(v) => v,").ok();
+            writeln!(
+                o,
+                "                let value = match value {{\n                    Ok(v) => v,"
+            )
+            .ok();
             for e in exceptions(m) {
                 let t = self.ty(&e.ty, Side::Member)?;
                 let write = self.write_value(&e.ty, "v", "b", &e.snake, "self.conn")?;
                 writeln!(o, "                    Err(::mphub::Error::Declared(d)) if d.downcast_ref::<{t}>().is_some() => {{").ok();
                 writeln!(o, "                        if let Some(v) = d.downcast_ref::<{t}>() {{ let mut b = results.get(); {write} }}\n                        return Ok(());\n                    }}").ok();
             }
-            writeln!(o, "                    Err(e) => return Err(e),\n                }};").ok();
+            writeln!(
+                o,
+                "                    Err(e) => return Err(e),\n                }};"
+            )
+            .ok();
             let (_, out_struct) = self.ret(iface, m, Side::ServerOut)?;
             let outs = outputs(m);
             if !outs.is_empty() {
@@ -490,12 +691,28 @@ impl<'a> Emitter<'a> {
             match out_struct {
                 None => {
                     if let Some(f) = outs.first() {
-                        writeln!(o, "                {}", self.write_field(f, "&value", "b", "self.conn", true)?).ok();
+                        writeln!(
+                            o,
+                            "                {}",
+                            self.write_field(f, "&value", "b", "self.conn", true)?
+                        )
+                        .ok();
                     }
                 }
                 Some(_) => {
                     for f in &outs {
-                        writeln!(o, "                {}", self.write_field(f, &format!("&value.{}", f.snake), "b", "self.conn", true)?).ok();
+                        writeln!(
+                            o,
+                            "                {}",
+                            self.write_field(
+                                f,
+                                &format!("&value.{}", f.snake),
+                                "b",
+                                "self.conn",
+                                true
+                            )?
+                        )
+                        .ok();
                     }
                 }
             }
@@ -514,7 +731,8 @@ pub fn emit(model: &Model, capnp_out: &Path) -> Result<String, BuildError> {
         model,
         out: String::new(),
     };
-    e.out.push_str("// @generated by mphub-build. Do not edit.\n");
+    e.out
+        .push_str("// @generated by mphub-build. Do not edit.\n");
     for (module, file) in &model.files {
         let path = capnp_out.join(format!("{module}.rs"));
         writeln!(

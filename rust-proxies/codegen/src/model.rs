@@ -38,7 +38,13 @@ impl Ty {
     pub fn is_pointer(&self) -> bool {
         matches!(
             self,
-            Ty::Text | Ty::Data | Ty::List(_) | Ty::Struct(_) | Ty::Interface(_) | Ty::Context | Ty::ThreadMap
+            Ty::Text
+                | Ty::Data
+                | Ty::List(_)
+                | Ty::Struct(_)
+                | Ty::Interface(_)
+                | Ty::Context
+                | Ty::ThreadMap
         )
     }
 }
@@ -209,7 +215,9 @@ impl<'a> Ctx<'a> {
             .get(&struct_id)
             .ok_or_else(|| BuildError::Unsupported(format!("missing node {struct_id:#x}")))?;
         let node::Struct(st) = node.which()? else {
-            return Err(BuildError::Unsupported(format!("{struct_id:#x} is not a struct")));
+            return Err(BuildError::Unsupported(format!(
+                "{struct_id:#x} is not a struct"
+            )));
         };
         let mut out = Vec::new();
         for f in st.get_fields()?.iter() {
@@ -219,7 +227,8 @@ impl<'a> Ctx<'a> {
             };
             let ty = self.ty(slot.get_type()?)?;
             let ann = f.get_annotations()?;
-            let skip = has_annotation(ann, COUNT_ID, Some(0))? || has_annotation(ann, SKIP_ID, None)?;
+            let skip =
+                has_annotation(ann, COUNT_ID, Some(0))? || has_annotation(ann, SKIP_ID, None)?;
             let exception = text_annotation(ann, EXCEPTION_ID)?;
             let default = if slot.get_had_explicit_default() {
                 default_literal(slot.get_default_value()?)?
@@ -285,7 +294,9 @@ fn rust_type_name(name: &str) -> String {
 }
 
 impl Model {
-    pub fn from_request(req: capnp::schema_capnp::code_generator_request::Reader<'_>) -> Result<Model, BuildError> {
+    pub fn from_request(
+        req: capnp::schema_capnp::code_generator_request::Reader<'_>,
+    ) -> Result<Model, BuildError> {
         let mut ctx = Ctx {
             nodes: HashMap::new(),
             parents: HashMap::new(),
@@ -294,8 +305,10 @@ impl Model {
         for n in req.get_nodes()?.iter() {
             ctx.nodes.insert(n.get_id(), n);
             for nested in n.get_nested_nodes()?.iter() {
-                ctx.parents
-                    .insert(nested.get_id(), (n.get_id(), nested.get_name()?.to_string()?));
+                ctx.parents.insert(
+                    nested.get_id(),
+                    (n.get_id(), nested.get_name()?.to_string()?),
+                );
             }
         }
         ctx.file_modules
@@ -308,7 +321,11 @@ impl Model {
             ctx.file_modules.insert(rf.get_id(), module.clone());
             files.push((module, filename));
         }
-        let requested: Vec<u64> = req.get_requested_files()?.iter().map(|f| f.get_id()).collect();
+        let requested: Vec<u64> = req
+            .get_requested_files()?
+            .iter()
+            .map(|f| f.get_id())
+            .collect();
         let mut model = Model {
             files,
             structs: Vec::new(),
@@ -321,7 +338,8 @@ impl Model {
         let mut order = Vec::new();
         while let Some(id) = stack.pop() {
             if let Some(n) = ctx.nodes.get(&id) {
-                let mut nested: Vec<u64> = n.get_nested_nodes()?.iter().map(|x| x.get_id()).collect();
+                let mut nested: Vec<u64> =
+                    n.get_nested_nodes()?.iter().map(|x| x.get_id()).collect();
                 nested.reverse();
                 stack.extend(nested);
                 if !requested.contains(&id) {
@@ -331,7 +349,11 @@ impl Model {
         }
         for id in order {
             let n = ctx.nodes[&id];
-            let name = ctx.parents.get(&id).map(|p| p.1.clone()).unwrap_or_default();
+            let name = ctx
+                .parents
+                .get(&id)
+                .map(|p| p.1.clone())
+                .unwrap_or_default();
             let path = ctx
                 .path(id)
                 .ok_or_else(|| BuildError::Unsupported(format!("no path for {name}")))?;
@@ -349,13 +371,15 @@ impl Model {
                 }
                 node::Interface(iface) => {
                     let Some(wrap) = wrap else { continue };
-                    if iface.get_superclasses()?.len() > 0 {
+                    if !iface.get_superclasses()?.is_empty() {
                         return Err(BuildError::Unsupported(format!(
                             "interface {name} uses extends(); inherited methods are not generated yet"
                         )));
                     }
                     let rust = rust_type_name(&name);
-                    model.interface_paths.insert(id, (rust.clone(), path.clone()));
+                    model
+                        .interface_paths
+                        .insert(id, (rust.clone(), path.clone()));
                     let mut methods = Vec::new();
                     for m in iface.get_methods()?.iter() {
                         let mname = m.get_name()?.to_string()?;

@@ -80,7 +80,11 @@ impl TesterServer for TesterImpl {
     async fn pass_data(&self, _cx: &CallContext, arg: Vec<u8>) -> Result<Vec<u8>> {
         Ok(arg)
     }
-    async fn pass_optional_data(&self, _cx: &CallContext, arg: Option<Vec<u8>>) -> Result<Option<Vec<u8>>> {
+    async fn pass_optional_data(
+        &self,
+        _cx: &CallContext,
+        arg: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
         Ok(arg)
     }
     async fn pass_ints(&self, _cx: &CallContext, arg: Vec<i32>) -> Result<Vec<i32>> {
@@ -101,7 +105,13 @@ impl TesterServer for TesterImpl {
     async fn maybe_int(&self, _cx: &CallContext, want: bool) -> Result<Option<i32>> {
         Ok(want.then_some(42))
     }
-    async fn divide(&self, _cx: &CallContext, a: i32, b: i32, want_remainder: bool) -> Result<TesterDivideOutput> {
+    async fn divide(
+        &self,
+        _cx: &CallContext,
+        a: i32,
+        b: i32,
+        want_remainder: bool,
+    ) -> Result<TesterDivideOutput> {
         if b == 0 {
             return Err(Error::failed("division by zero"));
         }
@@ -110,7 +120,12 @@ impl TesterServer for TesterImpl {
             remainder: want_remainder.then(|| a.wrapping_rem(b)),
         })
     }
-    async fn add_in_out(&self, _cx: &CallContext, x: i32, sum: i32) -> Result<TesterAddInOutOutput> {
+    async fn add_in_out(
+        &self,
+        _cx: &CallContext,
+        x: i32,
+        sum: i32,
+    ) -> Result<TesterAddInOutOutput> {
         Ok(TesterAddInOutOutput {
             sum: sum.wrapping_add(x),
         })
@@ -161,11 +176,20 @@ impl TesterServer for TesterImpl {
     async fn take_log(&self, _cx: &CallContext) -> Result<Vec<i32>> {
         Ok(std::mem::take(&mut *lock(&self.log)))
     }
-    async fn call_callback(&self, _cx: &CallContext, callback: Option<CallbackClient>, arg: i32) -> Result<i32> {
+    async fn call_callback(
+        &self,
+        _cx: &CallContext,
+        callback: Option<CallbackClient>,
+        arg: i32,
+    ) -> Result<i32> {
         let cb = callback.ok_or_else(|| Error::failed("null callback"))?;
         cb.call(arg).await
     }
-    async fn save_callback(&self, _cx: &CallContext, callback: Option<CallbackClient>) -> Result<()> {
+    async fn save_callback(
+        &self,
+        _cx: &CallContext,
+        callback: Option<CallbackClient>,
+    ) -> Result<()> {
         *lock(&self.saved) = callback;
         Ok(())
     }
@@ -182,7 +206,12 @@ impl TesterServer for TesterImpl {
         rx.await
             .map_err(|_| Error::failed("callback thread vanished"))?
     }
-    async fn recurse(&self, _cx: &CallContext, callback: Option<CallbackClient>, depth: i32) -> Result<i32> {
+    async fn recurse(
+        &self,
+        _cx: &CallContext,
+        callback: Option<CallbackClient>,
+        depth: i32,
+    ) -> Result<i32> {
         if depth <= 0 {
             return Ok(0);
         }

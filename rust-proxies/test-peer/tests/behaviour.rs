@@ -23,7 +23,11 @@ async fn calls_on_one_strand_run_in_arrival_order() {
         for r in futures::future::join_all(calls).await {
             r.unwrap();
         }
-        assert_eq!(tester.take_log().await.unwrap(), (0..50).collect::<Vec<_>>(), "{t:?}");
+        assert_eq!(
+            tester.take_log().await.unwrap(),
+            (0..50).collect::<Vec<_>>(),
+            "{t:?}"
+        );
     }
 }
 
@@ -32,11 +36,18 @@ async fn different_strands_run_in_parallel_and_one_strand_serialises() {
     for t in BOTH {
         let peer = start(t).await;
         let (a, b) = (peer.tester.new_strand("a"), peer.tester.new_strand("b"));
-        let (ta, tb) = (peer.tester.on_strand(&a).unwrap(), peer.tester.on_strand(&b).unwrap());
+        let (ta, tb) = (
+            peer.tester.on_strand(&a).unwrap(),
+            peer.tester.on_strand(&b).unwrap(),
+        );
         let started = Instant::now();
         let (ra, rb) = tokio::join!(ta.sleep_ms(300), tb.sleep_ms(300));
         let parallel = started.elapsed();
-        assert_ne!(ra.unwrap(), rb.unwrap(), "two strands must be two server threads");
+        assert_ne!(
+            ra.unwrap(),
+            rb.unwrap(),
+            "two strands must be two server threads"
+        );
         assert!(parallel < Duration::from_millis(550), "{t:?}: {parallel:?}");
 
         let started = Instant::now();
@@ -54,7 +65,11 @@ async fn default_async_calls_reuse_remote_threads() {
     for _ in 0..20 {
         names.insert(peer.tester.thread_name().await.unwrap());
     }
-    assert_eq!(names.len(), 1, "sequential calls reuse one idle strand: {names:?}");
+    assert_eq!(
+        names.len(),
+        1,
+        "sequential calls reuse one idle strand: {names:?}"
+    );
     // Concurrent calls get distinct threads (so a blocking wait does not stall others).
     let (x, y) = tokio::join!(peer.tester.sleep_ms(100), peer.tester.sleep_ms(100));
     assert_ne!(x.unwrap(), y.unwrap());
@@ -85,7 +100,11 @@ async fn callbacks_during_and_outside_a_call_and_recursion() {
     for t in BOTH {
         let peer = start(t).await;
         let tester = &peer.tester;
-        assert_eq!(tester.call_callback(AddOne.into_cap(), 41).await.unwrap(), 42, "{t:?}");
+        assert_eq!(
+            tester.call_callback(AddOne.into_cap(), 41).await.unwrap(),
+            42,
+            "{t:?}"
+        );
         tester.save_callback(AddOne.into_cap()).await.unwrap();
         // The server calls it from a fresh OS thread, outside any request.
         assert_eq!(tester.call_saved_callback(9).await.unwrap(), 10, "{t:?}");
@@ -95,10 +114,12 @@ async fn callbacks_during_and_outside_a_call_and_recursion() {
         assert_eq!(tester.recurse(cb.into_cap(), 6).await.unwrap(), 6, "{t:?}");
         // The same through the blocking API from an OS thread.
         let t2 = tester.clone();
-        let got = std::thread::spawn(move || t2.recurse_blocking(Recurse { tester: t2.clone() }.into_cap(), 4))
-            .join()
-            .unwrap()
-            .unwrap();
+        let got = std::thread::spawn(move || {
+            t2.recurse_blocking(Recurse { tester: t2.clone() }.into_cap(), 4)
+        })
+        .join()
+        .unwrap()
+        .unwrap();
         assert_eq!(got, 4);
     }
 }
@@ -119,14 +140,24 @@ async fn dropping_the_last_handle_destroys_the_server_object() {
     let clone = counter.clone();
     drop(counter);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(stats.counters_dropped.load(Ordering::SeqCst), 0, "a clone is still alive");
+    assert_eq!(
+        stats.counters_dropped.load(Ordering::SeqCst),
+        0,
+        "a clone is still alive"
+    );
     assert_eq!(clone.increment().await.unwrap(), 2);
     drop(clone);
-    wait_for("counter destroy", || stats.counters_dropped.load(Ordering::SeqCst) == 1).await;
+    wait_for("counter destroy", || {
+        stats.counters_dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let tester = peer.init.make_tester().await.unwrap().unwrap();
     tester.append_log(1).await.unwrap();
     drop(tester);
-    wait_for("tester destroy", || stats.testers_dropped.load(Ordering::SeqCst) == 1).await;
+    wait_for("tester destroy", || {
+        stats.testers_dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,7 +171,10 @@ async fn peer_killed_mid_call_fails_pending_calls_quickly() {
     let err = pending.await.unwrap().unwrap_err();
     let took = killed.elapsed();
     assert!(err.is_disconnected(), "{err}");
-    assert!(took < Duration::from_millis(100), "pending call failed after {took:?}");
+    assert!(
+        took < Duration::from_millis(100),
+        "pending call failed after {took:?}"
+    );
     let err = peer.tester.add_int64(1, 1).await.unwrap_err();
     assert!(err.is_disconnected(), "{err}");
 }

@@ -24,7 +24,11 @@ async fn check_all_mappings(t: Transport) {
         f32: 1.5,
         f64: -2.25e300,
     };
-    assert_eq!(tester.pass_primitives(prims.clone()).await.unwrap(), prims, "{t:?}");
+    assert_eq!(
+        tester.pass_primitives(prims.clone()).await.unwrap(),
+        prims,
+        "{t:?}"
+    );
     assert_eq!(tester.add_int64(40, 2).await.unwrap(), 42);
 
     // Text keeps non-UTF-8 bytes and NULs verbatim.
@@ -35,21 +39,43 @@ async fn check_all_mappings(t: Transport) {
     // Data: bytes round trip; empty stays empty; hasX distinguishes absent from empty.
     let data: Vec<u8> = (0..=255u8).collect();
     assert_eq!(tester.pass_data(data.clone()).await.unwrap(), data);
-    assert_eq!(tester.pass_data(Vec::new()).await.unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        tester.pass_data(Vec::new()).await.unwrap(),
+        Vec::<u8>::new()
+    );
     assert_eq!(tester.pass_optional_data(None).await.unwrap(), None);
-    assert_eq!(tester.pass_optional_data(Some(Vec::new())).await.unwrap(), Some(Vec::new()));
-    assert_eq!(tester.pass_optional_data(Some(vec![1, 2])).await.unwrap(), Some(vec![1, 2]));
+    assert_eq!(
+        tester.pass_optional_data(Some(Vec::new())).await.unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        tester.pass_optional_data(Some(vec![1, 2])).await.unwrap(),
+        Some(vec![1, 2])
+    );
 
     // Lists and maps.
-    assert_eq!(tester.pass_ints(vec![3, -1, i32::MAX]).await.unwrap(), vec![3, -1, i32::MAX]);
+    assert_eq!(
+        tester.pass_ints(vec![3, -1, i32::MAX]).await.unwrap(),
+        vec![3, -1, i32::MAX]
+    );
     assert_eq!(tester.pass_ints(vec![]).await.unwrap(), Vec::<i32>::new());
-    let texts = vec![Text::from("a"), Text::from_bytes(vec![0xff]), Text::default()];
+    let texts = vec![
+        Text::from("a"),
+        Text::from_bytes(vec![0xff]),
+        Text::default(),
+    ];
     assert_eq!(tester.pass_texts(texts.clone()).await.unwrap(), texts);
     let datas = vec![vec![], vec![0u8; 3], vec![9]];
     assert_eq!(tester.pass_datas(datas.clone()).await.unwrap(), datas);
     let map = vec![
-        Pair { key: "one".into(), value: 1 },
-        Pair { key: "two".into(), value: 2 },
+        Pair {
+            key: "one".into(),
+            value: 1,
+        },
+        Pair {
+            key: "two".into(),
+            value: 2,
+        },
     ];
     assert_eq!(tester.pass_map(map.clone()).await.unwrap(), map);
 
@@ -62,8 +88,14 @@ async fn check_all_mappings(t: Transport) {
         weight: Some(0.5),
     };
     assert_eq!(tester.pass_point(point.clone()).await.unwrap(), point);
-    let unweighted = Point { weight: None, ..point };
-    assert_eq!(tester.pass_point(unweighted.clone()).await.unwrap(), unweighted);
+    let unweighted = Point {
+        weight: None,
+        ..point
+    };
+    assert_eq!(
+        tester.pass_point(unweighted.clone()).await.unwrap(),
+        unweighted
+    );
 
     // hasResult optional return; wantX out-pointer; in/out; several outputs.
     assert_eq!(tester.maybe_int(true).await.unwrap(), Some(42));

@@ -42,8 +42,12 @@ pub async fn start(transport: Transport) -> Peer {
             let server_rt = mphub::Runtime::new().unwrap();
             let stats = Arc::new(Stats::default());
             let path = dir.path().join("test.sock");
-            let listener =
-                mphub::listen(&server_rt, &path, TestInitImpl::new(stats.clone()).into_cap()).unwrap();
+            let listener = mphub::listen(
+                &server_rt,
+                &path,
+                TestInitImpl::new(stats.clone()).into_cap(),
+            )
+            .unwrap();
             let init: TestInitClient = mphub::connect(&client_rt, &path).await.unwrap();
             let tester = init.make_tester().await.unwrap().expect("tester");
             Peer {
