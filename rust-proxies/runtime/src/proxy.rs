@@ -313,7 +313,9 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
     if uses_context && prepared.setup.thread.is_none() && local {
         let mut cached = conn.local_thread.borrow_mut();
         let thread = cached
-            .get_or_insert_with(|| conn.host_thread(&format!("{}/local", crate::log::process_name())))
+            .get_or_insert_with(|| {
+                conn.host_thread(&format!("{}/local", crate::log::process_name()))
+            })
             .clone();
         prepared.setup.thread = Some(thread.clone());
         prepared.setup.callback_thread = Some(thread);
@@ -338,7 +340,10 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
 
 /// A job a generated client method runs on the loop thread: build, send, decode.
 pub trait CallJob<C, T>: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static {}
-impl<C, T, F> CallJob<C, T> for F where F: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static {}
+impl<C, T, F> CallJob<C, T> for F where
+    F: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static
+{
+}
 
 impl ProxyHandle {
     pub(crate) fn new(

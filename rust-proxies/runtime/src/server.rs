@@ -210,9 +210,10 @@ impl<T: ?Sized> Hosted<T> {
     /// The implementation, unless destroyed. (A libmultiprocess server crashes on a
     /// call after destroy; mphub answers with an error instead.)
     pub fn get(&self) -> Result<Arc<T>> {
-        self.inner.borrow().clone().ok_or_else(|| {
-            Error::failed(format!("{} method called after destroy", self.interface))
-        })
+        self.inner
+            .borrow()
+            .clone()
+            .ok_or_else(|| Error::failed(format!("{} method called after destroy", self.interface)))
     }
 
     /// Drops the implementation (the `destroy` method).

@@ -74,7 +74,11 @@ impl LoopState {
     }
 
     /// Registers a remote object; returns its id.
-    pub(crate) fn add_object(&self, conn: &Rc<ConnState>, client: capnp::capability::Client) -> u64 {
+    pub(crate) fn add_object(
+        &self,
+        conn: &Rc<ConnState>,
+        client: capnp::capability::Client,
+    ) -> u64 {
         let id = next_id();
         self.objects.borrow_mut().insert(
             id,
@@ -142,7 +146,8 @@ pub(crate) struct ConnState {
     pub(crate) named_strands: RefCell<HashMap<u64, Rc<RemoteStrand>>>,
     handle: RefCell<Option<Weak<ConnHandle>>>,
     strong_handle: RefCell<Option<Arc<ConnHandle>>>,
-    pub(crate) disconnector: RefCell<Option<capnp_rpc::Disconnector<capnp_rpc::rpc_twoparty_capnp::Side>>>,
+    pub(crate) disconnector:
+        RefCell<Option<capnp_rpc::Disconnector<capnp_rpc::rpc_twoparty_capnp::Side>>>,
     pub(crate) closed: Cell<bool>,
     pub(crate) thread_counter: Cell<u64>,
     /// A thread we host for context calls on objects we host ourselves (no peer involved).
@@ -225,16 +230,25 @@ impl ConnState {
     pub(crate) fn host_thread(&self, from: &str) -> thread::Client {
         let n = self.thread_counter.get() + 1;
         self.thread_counter.set(n);
-        let name = format!("{}/mphub-{}-{} (from {})", log::process_name(), self.id, n, from);
-        self.threads
-            .borrow_mut()
-            .new_client(ThreadServer { name, slot: Slot::new() })
+        let name = format!(
+            "{}/mphub-{}-{} (from {})",
+            log::process_name(),
+            self.id,
+            n,
+            from
+        );
+        self.threads.borrow_mut().new_client(ThreadServer {
+            name,
+            slot: Slot::new(),
+        })
     }
 
     /// Finds which of our hosted threads `cap` is (after resolving promises).
     pub(crate) async fn local_thread(&self, cap: thread::Client) -> Option<Rc<ThreadServer>> {
         let resolved: thread::Client = capnp::capability::get_resolved_cap(cap).await;
-        self.threads.borrow().get_local_server_of_resolved(&resolved)
+        self.threads
+            .borrow()
+            .get_local_server_of_resolved(&resolved)
     }
 
     fn new_strand(&self, name: &str) -> Result<Rc<RemoteStrand>> {

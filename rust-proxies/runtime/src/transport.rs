@@ -56,7 +56,10 @@ fn check_path_len(path: &Path) -> Result<()> {
 }
 
 fn io_context(e: std::io::Error, what: &str) -> Error {
-    Error::Io(Arc::new(std::io::Error::new(e.kind(), format!("{what}: {e}"))))
+    Error::Io(Arc::new(std::io::Error::new(
+        e.kind(),
+        format!("{what}: {e}"),
+    )))
 }
 
 /// Starts an RPC system over `stream` on the loop thread and registers the connection.
@@ -151,11 +154,16 @@ pub async fn connect_stream<C: ProxyClient>(runtime: &Runtime, stream: UnixStrea
 
 /// Serves `init` on one connected stream (a socketpair end, an accepted socket).
 /// Resolves when the peer disconnects.
-pub async fn serve_stream<C: 'static>(runtime: &Runtime, stream: UnixStream, init: Cap<C>) -> Result<()> {
+pub async fn serve_stream<C: 'static>(
+    runtime: &Runtime,
+    stream: UnixStream,
+    init: Cap<C>,
+) -> Result<()> {
     runtime
         .run(move || {
             Box::pin(async move {
-                let (conn, rpc) = start_rpc(stream, Side::Server, "stream".into(), Some(&init), false)?;
+                let (conn, rpc) =
+                    start_rpc(stream, Side::Server, "stream".into(), Some(&init), false)?;
                 tracing::info!(target: "ipc", "IPC server: socket connected.");
                 run_until_disconnect(conn, rpc, true).await;
                 Ok(())
@@ -190,7 +198,11 @@ impl Drop for Listener {
 
 /// Binds a unix socket with mode 0600 (a stale socket file is replaced; any other file
 /// at the path is refused) and serves `init` to every connection.
-pub fn listen<C: 'static>(runtime: &Runtime, path: impl AsRef<Path>, init: Cap<C>) -> Result<Listener> {
+pub fn listen<C: 'static>(
+    runtime: &Runtime,
+    path: impl AsRef<Path>,
+    init: Cap<C>,
+) -> Result<Listener> {
     let path = path.as_ref().to_path_buf();
     let listener = bind_private(&path)?;
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -281,7 +293,10 @@ fn bind_private(path: &Path) -> Result<UnixListener> {
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_context(e, &format!("moving socket into place at {}", path.display()))
+        io_context(
+            e,
+            &format!("moving socket into place at {}", path.display()),
+        )
     })?;
     Ok(listener)
 }
@@ -354,10 +369,10 @@ pub fn spawned_fd_from_args(args: &[String]) -> Option<RawFd> {
 /// Takes ownership of `fd`; it must be an open stream socket not used elsewhere.
 pub async fn serve_fd<C: 'static>(runtime: &Runtime, fd: RawFd, init: Cap<C>) -> Result<()> {
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut stat) } != 0 || (stat.st_mode & libc::S_IFMT) != libc::S_IFSOCK {
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 || (stat.st_mode & libc::S_IFMT) != libc::S_IFSOCK
+    {
         return Err(Error::Usage(format!("fd {fd} is not an open socket")));
     }
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     serve_stream(runtime, UnixStream::from(owned), init).await
 }
-
