@@ -113,11 +113,13 @@ impl Runtime {
                     while let Some(job) = rx.recv().await {
                         job();
                     }
+                    // Close connections while still inside the LocalSet, and give the
+                    // disconnect tasks a moment to flush.
+                    if let Some(state) = CURRENT_LOOP.with(|c| c.borrow_mut().take()) {
+                        state.shutdown();
+                    }
+                    tokio::task::yield_now().await;
                 });
-                // Drop connections and objects before the runtime goes away.
-                if let Some(state) = CURRENT_LOOP.with(|c| c.borrow_mut().take()) {
-                    state.shutdown();
-                }
                 drop(local);
             })?;
         let tokio = ready_rx
