@@ -381,7 +381,7 @@ impl Model {
                         .interface_paths
                         .insert(id, (rust.clone(), path.clone()));
                     let mut methods = Vec::new();
-                    for m in iface.get_methods()?.iter() {
+                    for (ordinal, m) in iface.get_methods()?.iter().enumerate() {
                         let mname = m.get_name()?.to_string()?;
                         let rust_name = match text_annotation(m.get_annotations()?, NAME_ID)? {
                             Some(n) => snake(&n),
@@ -399,7 +399,7 @@ impl Model {
                             snake: snake(&mname),
                             name: mname,
                             rust_name,
-                            ordinal: m.get_code_order(),
+                            ordinal: ordinal as u16,
                             params,
                             results,
                         });

@@ -171,7 +171,8 @@ impl Drop for ProxyInner {
                 let via = scope.map(Via::Scope).unwrap_or(Via::Auto);
                 let local = entry.client.hook.get_brand() == 0;
                 match prepare(&entry.conn, via, true, local) {
-                    Ok(prep) => {
+                    Ok(mut prep) => {
+                        prep.setup.method = destroy_label(iface);
                         tracing::debug!(target: "ipc", "IPC client destroy {iface}");
                         let r = destroy(entry.client.clone(), prep.setup.clone()).await;
                         prep.finish();
@@ -188,6 +189,19 @@ impl Drop for ProxyInner {
             });
         });
     }
+}
+
+/// `"<Iface>.destroy"` for logs, interned once per interface name.
+fn destroy_label(iface: &'static str) -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static LABELS: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut labels = LABELS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    labels
+        .entry(iface)
+        .or_insert_with(|| Box::leak(format!("{iface}.destroy").into_boxed_str()))
 }
 
 /// A `Send + Sync + Clone` reference to a remote object. Generated clients wrap one.

@@ -1,0 +1,15 @@
+//! Generates mphub proxies for Bitcoin Core's v31 and master schemas.
+fn main() {
+    for (version, files) in [
+        ("v31", &["init", "echo", "mining", "common"][..]),
+        ("master", &["init", "echo", "mining", "common", "rpc"][..]),
+    ] {
+        let mut builder = mphub_build::Builder::new("../../schema");
+        for f in files {
+            builder = builder.file(format!("bitcoin/{version}/{f}.capnp"));
+        }
+        builder.module(version).run().unwrap_or_else(|e| {
+            panic!("generating mphub proxies for schema/bitcoin/{version}: {e}")
+        });
+    }
+}

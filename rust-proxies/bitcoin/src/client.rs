@@ -1,0 +1,467 @@
+//! A version-independent client facade over the [`v31`] and
+//! [`master`] proxies.
+//!
+//! [`Node`] wraps the node's `Init` and hands out [`Mining`] and [`Template`] handles that
+//! call the right schema for the node: for the methods that are identical in both versions
+//! the calls are the same; `BlockTemplate.submitSolution` goes to @7 on v31 and @10 on
+//! master. Results use the plain types of [`mphub_chain`] (`BlockRef` with a 32-byte
+//! internal-order hash, [`CoinbaseTemplate`], [`SubmitResult`]).
+//!
+//! # Detecting the version (`auto`)
+//!
+//! With no version given, the first call that needs one ([`Node::mining`]) detects it:
+//! `Init.makeMining` (@3 in both schemas), then master's `Mining.getTransactionsByTxID`
+//! (@8) with an empty list. A master node answers with an empty list; a v31 node, which
+//! does not have @8, answers `UNIMPLEMENTED` (Cap'n Proto's "Method not implemented"). Any
+//! other error is returned as is. A pre-v31 node fails earlier: its `Init` has no @3.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use mphub::{Error, ProxyClient, Result, Runtime, Text};
+use mphub_chain::{BlockRef, CoinbaseTemplate, CreateOptions, SubmitResult};
+
+use crate::{master, v31, CoreVersion};
+
+/// Runs `$body` with `$c` bound to the version-specific client and `$m` to its schema module.
+macro_rules! both {
+    ($inner:expr, ($c:ident, $m:ident) => $body:expr) => {
+        match $inner {
+            Versioned::V31($c) => {
+                #[allow(unused_imports)]
+                use crate::v31 as $m;
+                $body
+            }
+            Versioned::Master($c) => {
+                #[allow(unused_imports)]
+                use crate::master as $m;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Clone)]
+enum Versioned<A, B> {
+    V31(A),
+    Master(B),
+}
+
+/// Re-types a proxy for the other schema module (same interface ID, same object).
+fn cast<A: ProxyClient, B: ProxyClient>(a: &A) -> B {
+    B::from_handle(a.handle().clone())
+}
+
+fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Malformed(format!("{what} is {} bytes, expected 32", bytes.len())))
+}
+
+/// A connection to a Bitcoin Core node (or anything serving Core's `Init`).
+#[derive(Clone)]
+pub struct Node {
+    init: master::InitClient,
+    version: Arc<Mutex<Option<CoreVersion>>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node(version: {:?})", self.version())
+    }
+}
+
+impl Node {
+    /// Connects to the unix socket at `path` (Core's `-ipcbind` socket). `version: None`
+    /// detects the schema on first use (see the module docs).
+    pub async fn connect(
+        rt: &Runtime,
+        path: impl AsRef<Path>,
+        version: Option<CoreVersion>,
+    ) -> Result<Node> {
+        let init: master::InitClient = mphub::connect(rt, path).await?;
+        Ok(Node::from_init(init, version))
+    }
+
+    /// Wraps an already connected `Init` (e.g. from [`mphub::spawn`]).
+    pub fn from_init(init: master::InitClient, version: Option<CoreVersion>) -> Node {
+        Node {
+            init,
+            version: Arc::new(Mutex::new(version)),
+        }
+    }
+
+    /// The schema version in use: the one given, or the detected one (`None` until detected).
+    pub fn version(&self) -> Option<CoreVersion> {
+        *self.version.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `Init` proxy (master schema; `v31::InitClient::from_handle` re-types it).
+    pub fn init(&self) -> &master::InitClient {
+        &self.init
+    }
+
+    /// `Init.makeEcho` then `Echo.echo(text)` (same in every version).
+    pub async fn echo(&self, text: impl Into<Text>) -> Result<Text> {
+        let echo = self
+            .init
+            .make_echo()
+            .await?
+            .ok_or_else(|| Error::Malformed("Init.makeEcho returned a null Echo".into()))?;
+        echo.echo(text).await
+    }
+
+    /// `Init.makeMining`, detecting the schema version first if none was given.
+    ///
+    /// A null result (the node is shutting down) is an error.
+    pub async fn mining(&self) -> Result<Mining> {
+        let master = self.init.make_mining().await?.ok_or_else(|| {
+            Error::Disconnected("Init.makeMining returned null: the node is shutting down".into())
+        })?;
+        let version = match self.version() {
+            Some(v) => v,
+            None => {
+                let v = match master.get_transactions_by_tx_i_d(Vec::new()).await {
+                    Ok(_) => CoreVersion::Master,
+                    Err(Error::Unimplemented(_)) => CoreVersion::V31,
+                    Err(e) => return Err(e),
+                };
+                tracing::debug!(target: "ipc", "detected Bitcoin Core schema {v}");
+                *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+                v
+            }
+        };
+        Ok(Mining {
+            inner: match version {
+                CoreVersion::V31 => Versioned::V31(cast(&master)),
+                CoreVersion::Master => Versioned::Master(master),
+            },
+        })
+    }
+
+    /// `Init.makeRpc` (master only): JSON-RPC over IPC. On a v31 node this fails with
+    /// [`Error::Unimplemented`].
+    pub async fn rpc(&self) -> Result<master::RpcClient> {
+        if self.version() == Some(CoreVersion::V31) {
+            return Err(Error::Usage(
+                "Init.makeRpc (JSON-RPC over IPC) needs a Bitcoin Core master node; the v31 schema does not have it".into(),
+            ));
+        }
+        self.init.make_rpc().await?.ok_or_else(|| {
+            Error::Disconnected("Init.makeRpc returned null: the node is shutting down".into())
+        })
+    }
+
+    /// `Init.makeMiningOld2` (@2): always fails on v31+ nodes; for tests and diagnostics.
+    pub async fn make_mining_old2(&self) -> Result<()> {
+        self.init.make_mining_old2().await
+    }
+}
+
+/// A `Mining` object of either schema version.
+#[derive(Clone)]
+pub struct Mining {
+    inner: Versioned<v31::MiningClient, master::MiningClient>,
+}
+
+impl std::fmt::Debug for Mining {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mining({})", self.version())
+    }
+}
+
+impl Mining {
+    /// The schema version used for this object.
+    pub fn version(&self) -> CoreVersion {
+        match self.inner {
+            Versioned::V31(_) => CoreVersion::V31,
+            Versioned::Master(_) => CoreVersion::Master,
+        }
+    }
+
+    /// The master-schema proxy, if this is a master node.
+    pub fn as_master(&self) -> Option<&master::MiningClient> {
+        match &self.inner {
+            Versioned::Master(c) => Some(c),
+            Versioned::V31(_) => None,
+        }
+    }
+
+    /// The v31-schema proxy, if this is a v31 node.
+    pub fn as_v31(&self) -> Option<&v31::MiningClient> {
+        match &self.inner {
+            Versioned::V31(c) => Some(c),
+            Versioned::Master(_) => None,
+        }
+    }
+
+    /// `Mining.isTestChain`.
+    pub async fn is_test_chain(&self) -> Result<bool> {
+        both!(&self.inner, (c, _m) => c.is_test_chain().await)
+    }
+
+    /// `Mining.isInitialBlockDownload`.
+    pub async fn is_initial_block_download(&self) -> Result<bool> {
+        both!(&self.inner, (c, _m) => c.is_initial_block_download().await)
+    }
+
+    /// `Mining.getTip`: `None` when the node has no tip yet.
+    pub async fn tip(&self) -> Result<Option<BlockRef>> {
+        let tip = both!(&self.inner, (c, _m) => c.get_tip().await?.map(|b| (b.hash, b.height)));
+        tip.map(|(hash, height)| {
+            Ok(BlockRef {
+                hash: hash32(&hash, "getTip hash")?,
+                height,
+            })
+        })
+        .transpose()
+    }
+
+    /// `Mining.waitTipChanged(current_tip, timeout_ms)`: the tip once it differs from
+    /// `current_tip` (internal byte order), or the current tip after the timeout.
+    /// `None` means the wait was interrupted (`Mining.interrupt`) or the node is shutting
+    /// down (Core then returns an empty hash).
+    pub async fn wait_tip_changed(
+        &self,
+        current_tip: [u8; 32],
+        timeout_ms: f64,
+    ) -> Result<Option<BlockRef>> {
+        let (hash, height) = both!(&self.inner, (c, _m) => {
+            let b = c.wait_tip_changed(current_tip.to_vec(), timeout_ms).await?;
+            (b.hash, b.height)
+        });
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(BlockRef {
+            hash: hash32(&hash, "waitTipChanged hash")?,
+            height,
+        }))
+    }
+
+    /// `Mining.createNewBlock(options, cooldown)`. `None` means the node is shutting down
+    /// or the wait was interrupted.
+    pub async fn create_new_block(
+        &self,
+        options: CreateOptions,
+        cooldown: bool,
+    ) -> Result<Option<Template>> {
+        Ok(both!(&self.inner, (c, m) => {
+            let opts = m::BlockCreateOptions {
+                use_mempool: options.use_mempool,
+                block_reserved_weight: options.block_reserved_weight,
+                coinbase_output_max_additional_sigops: options.coinbase_output_max_additional_sigops,
+            };
+            c.create_new_block(opts, cooldown).await?.map(|t| Template { inner: versioned_template(t) })
+        }))
+    }
+
+    /// `Mining.checkBlock(block, {checkMerkleRoot, checkPow})`.
+    pub async fn check_block(
+        &self,
+        block: Vec<u8>,
+        check_merkle_root: bool,
+        check_pow: bool,
+    ) -> Result<SubmitResult> {
+        both!(&self.inner, (c, m) => {
+            let r = c.check_block(block, m::BlockCheckOptions { check_merkle_root, check_pow }).await?;
+            Ok(submit_result(r.result, &r.reason, &r.debug))
+        })
+    }
+
+    /// `Mining.interrupt`: makes a pending (or the next) `waitTipChanged`/`createNewBlock`
+    /// on this same `Mining` object return early. No context: runs on the node's event loop.
+    pub async fn interrupt(&self) -> Result<()> {
+        both!(&self.inner, (c, _m) => c.interrupt().await)
+    }
+
+    /// `Mining.submitBlock` (master only; [`Error::Usage`] on v31).
+    pub async fn submit_block(&self, block: Vec<u8>) -> Result<SubmitResult> {
+        let c = self.master_only("Mining.submitBlock")?;
+        let r = c.submit_block(block).await?;
+        Ok(submit_result(r.result, &r.reason, &r.debug))
+    }
+
+    /// `Mining.getTransactionsByTxID` (master only): one entry per txid (internal order),
+    /// `None` when not in the mempool.
+    pub async fn get_transactions_by_txid(
+        &self,
+        txids: &[[u8; 32]],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let c = self.master_only("Mining.getTransactionsByTxID")?;
+        let r = c
+            .get_transactions_by_tx_i_d(txids.iter().map(|t| t.to_vec()).collect())
+            .await?;
+        Ok(r.into_iter()
+            .map(|t| (!t.is_empty()).then_some(t))
+            .collect())
+    }
+
+    /// `Mining.getTransactionsByWitnessID` (master only), like
+    /// [`Mining::get_transactions_by_txid`].
+    pub async fn get_transactions_by_wtxid(
+        &self,
+        wtxids: &[[u8; 32]],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let c = self.master_only("Mining.getTransactionsByWitnessID")?;
+        let r = c
+            .get_transactions_by_witness_i_d(wtxids.iter().map(|t| t.to_vec()).collect())
+            .await?;
+        Ok(r.into_iter()
+            .map(|t| (!t.is_empty()).then_some(t))
+            .collect())
+    }
+
+    fn master_only(&self, what: &str) -> Result<&master::MiningClient> {
+        self.as_master().ok_or_else(|| {
+            Error::Usage(format!(
+                "{what} needs a Bitcoin Core master node (not in the v31 schema)"
+            ))
+        })
+    }
+}
+
+fn submit_result(accepted: bool, reason: &Text, debug: &Text) -> SubmitResult {
+    SubmitResult {
+        accepted,
+        reason: reason.to_string_lossy().into_owned(),
+        debug: debug.to_string_lossy().into_owned(),
+    }
+}
+
+/// Wraps a generated template client of either module.
+trait IntoVersioned {
+    fn into_versioned(self) -> Versioned<v31::BlockTemplateClient, master::BlockTemplateClient>;
+}
+
+impl IntoVersioned for v31::BlockTemplateClient {
+    fn into_versioned(self) -> Versioned<v31::BlockTemplateClient, master::BlockTemplateClient> {
+        Versioned::V31(self)
+    }
+}
+
+impl IntoVersioned for master::BlockTemplateClient {
+    fn into_versioned(self) -> Versioned<v31::BlockTemplateClient, master::BlockTemplateClient> {
+        Versioned::Master(self)
+    }
+}
+
+fn versioned_template(
+    t: impl IntoVersioned,
+) -> Versioned<v31::BlockTemplateClient, master::BlockTemplateClient> {
+    t.into_versioned()
+}
+
+/// A `BlockTemplate` of either schema version. Dropping the last clone destroys it on the
+/// node (`BlockTemplate.destroy`).
+#[derive(Clone)]
+pub struct Template {
+    inner: Versioned<v31::BlockTemplateClient, master::BlockTemplateClient>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Template({})", self.version())
+    }
+}
+
+impl Template {
+    /// The schema version used for this object.
+    pub fn version(&self) -> CoreVersion {
+        match self.inner {
+            Versioned::V31(_) => CoreVersion::V31,
+            Versioned::Master(_) => CoreVersion::Master,
+        }
+    }
+
+    /// `getBlockHeader`: the 80-byte header.
+    pub async fn header(&self) -> Result<Vec<u8>> {
+        both!(&self.inner, (c, _m) => c.get_block_header().await)
+    }
+
+    /// `getBlock`: the full block (segwit serialization) with a dummy coinbase.
+    pub async fn block(&self) -> Result<Vec<u8>> {
+        both!(&self.inner, (c, _m) => c.get_block().await)
+    }
+
+    /// `getTxFees`: satoshis per transaction, coinbase excluded.
+    pub async fn tx_fees(&self) -> Result<Vec<i64>> {
+        both!(&self.inner, (c, _m) => c.get_tx_fees().await)
+    }
+
+    /// `getTxSigops`: sigop cost per transaction, coinbase excluded.
+    pub async fn tx_sigops(&self) -> Result<Vec<i64>> {
+        both!(&self.inner, (c, _m) => c.get_tx_sigops().await)
+    }
+
+    /// `getCoinbaseTx`: what the miner needs to build the coinbase.
+    pub async fn coinbase_tx(&self) -> Result<CoinbaseTemplate> {
+        both!(&self.inner, (c, _m) => {
+            let t = c.get_coinbase_tx().await?;
+            Ok(CoinbaseTemplate {
+                version: t.version,
+                sequence: t.sequence,
+                script_sig_prefix: t.script_sig_prefix,
+                witness: if t.witness.is_empty() {
+                    None
+                } else {
+                    Some(hash32(&t.witness, "CoinbaseTx.witness")?)
+                },
+                block_reward_remaining: t.block_reward_remaining,
+                required_outputs: t.required_outputs,
+                lock_time: t.lock_time,
+            })
+        })
+    }
+
+    /// `getCoinbaseMerklePath`: 32-byte hashes (internal order), deepest first.
+    pub async fn coinbase_merkle_path(&self) -> Result<Vec<[u8; 32]>> {
+        let path = both!(&self.inner, (c, _m) => c.get_coinbase_merkle_path().await?);
+        path.iter()
+            .map(|h| hash32(h, "merkle path entry"))
+            .collect()
+    }
+
+    /// `submitSolution`: v31 @7 (`reason`/`debug` are empty there; a rejection reads as
+    /// `"rejected"`), master @10.
+    pub async fn submit_solution(
+        &self,
+        version: u32,
+        timestamp: u32,
+        nonce: u32,
+        coinbase: Vec<u8>,
+    ) -> Result<SubmitResult> {
+        match &self.inner {
+            Versioned::V31(c) => {
+                let ok = c
+                    .submit_solution(version, timestamp, nonce, coinbase)
+                    .await?;
+                Ok(if ok {
+                    SubmitResult::ok()
+                } else {
+                    SubmitResult::rejected("rejected", "the v31 schema reports no reason")
+                })
+            }
+            Versioned::Master(c) => {
+                let r = c
+                    .submit_solution(version, timestamp, nonce, coinbase)
+                    .await?;
+                Ok(submit_result(r.result, &r.reason, &r.debug))
+            }
+        }
+    }
+
+    /// `waitNext({timeout, feeThreshold})`: a new template when the tip changes or fees
+    /// rise by `fee_threshold`; `None` on timeout or `interruptWait`.
+    pub async fn wait_next(&self, timeout_ms: f64, fee_threshold: i64) -> Result<Option<Template>> {
+        Ok(both!(&self.inner, (c, m) => {
+            let opts = m::BlockWaitOptions { timeout: timeout_ms, fee_threshold };
+            c.wait_next(opts).await?.map(|t| Template { inner: versioned_template(t) })
+        }))
+    }
+
+    /// `interruptWait`: makes a pending `waitNext` return `None`. No context.
+    pub async fn interrupt_wait(&self) -> Result<()> {
+        both!(&self.inner, (c, _m) => c.interrupt_wait().await)
+    }
+}
