@@ -442,12 +442,11 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(a)
 }
 
-async fn template(g: &Global, mining: &Mining, no_mempool: bool) -> Result<()> {
-    let tip = current_tip(mining).await?;
-    let opts = CreateOptions {
-        use_mempool: !no_mempool,
-        ..CreateOptions::default()
-    };
+/// `Mining.createNewBlock` (no cooldown) and the template's 80-byte header.
+async fn new_template(
+    mining: &Mining,
+    opts: CreateOptions,
+) -> Result<(mphub_bitcoin::client::Template, Vec<u8>)> {
     let tmpl = mining
         .create_new_block(opts, false)
         .await
@@ -467,6 +466,16 @@ async fn template(g: &Global, mining: &Mining, no_mempool: bool) -> Result<()> {
             header.len()
         );
     }
+    Ok((tmpl, header))
+}
+
+async fn template(g: &Global, mining: &Mining, no_mempool: bool) -> Result<()> {
+    let tip = current_tip(mining).await?;
+    let opts = CreateOptions {
+        use_mempool: !no_mempool,
+        ..CreateOptions::default()
+    };
+    let (tmpl, header) = new_template(mining, opts).await?;
     let fees = tmpl
         .tx_fees()
         .await
@@ -624,21 +633,7 @@ async fn mine(g: &Global, mining: &Mining, blocks: u32, payout_hex: &str) -> Res
         .unwrap_or(0);
     let mut mined = Vec::new();
     for i in 0..blocks {
-        let tmpl = mining
-            .create_new_block(CreateOptions::default(), false)
-            .await
-            .map_err(|e| ipc_error(e, "Mining.createNewBlock"))?
-            .ok_or_else(|| anyhow!("Mining.createNewBlock returned no template (node shutting down or interrupted)"))?;
-        let header = tmpl
-            .header()
-            .await
-            .map_err(|e| ipc_error(e, "BlockTemplate.getBlockHeader"))?;
-        if header.len() != 80 {
-            bail!(
-                "BlockTemplate.getBlockHeader returned {} bytes, expected 80",
-                header.len()
-            );
-        }
+        let (tmpl, header) = new_template(mining, CreateOptions::default()).await?;
         let bits = le_u32(&header, 72);
         if bits != mphub_chain::demo::REGTEST_BITS {
             bail!("`mining mine` only grinds regtest-difficulty blocks (bits 207fffff); this template has bits {bits:08x}");

@@ -391,6 +391,7 @@ impl<'a> Emitter<'a> {
                 .is_some_and(|m| m.has_context());
             writeln!(o, "fn {fn_prefix}_destroy(c: ::mphub::rt::capnp::capability::Client, setup: ::mphub::rt::CallSetup) -> ::mphub::rt::LocalFuture<::mphub::Result<()>> {{").ok();
             writeln!(o, "    Box::pin(async move {{\n        let client: {path}::Client = ::mphub::rt::capnp::capability::FromClientHook::new(c.hook);").ok();
+            writeln!(o, "        let setup = setup.named(\"{name}.destroy\");").ok();
             writeln!(
                 o,
                 "        #[allow(unused_mut)]\n        let mut req = client.destroy_request();"

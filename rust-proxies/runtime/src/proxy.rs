@@ -79,7 +79,7 @@ fn os_thread_strand(rt: &Runtime, conn_id: u64) -> u64 {
 fn os_thread_name() -> String {
     let t = std::thread::current();
     let name = t.name().unwrap_or("thread");
-    // SAFETY-free: gettid via libc for a libmultiprocess-like name.
+    // SAFETY: gettid has no preconditions; it names the thread like libmultiprocess.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) };
     format!("{}/{}-{}", crate::log::process_name(), name, tid)
 }
@@ -171,8 +171,7 @@ impl Drop for ProxyInner {
                 let via = scope.map(Via::Scope).unwrap_or(Via::Auto);
                 let local = entry.client.hook.get_brand() == 0;
                 match prepare(&entry.conn, via, true, local) {
-                    Ok(mut prep) => {
-                        prep.setup.method = destroy_label(iface);
+                    Ok(prep) => {
                         tracing::debug!(target: "ipc", "IPC client destroy {iface}");
                         let r = destroy(entry.client.clone(), prep.setup.clone()).await;
                         prep.finish();
@@ -189,19 +188,6 @@ impl Drop for ProxyInner {
             });
         });
     }
-}
-
-/// `"<Iface>.destroy"` for logs, interned once per interface name.
-fn destroy_label(iface: &'static str) -> &'static str {
-    use std::sync::{Mutex, OnceLock};
-    static LABELS: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
-    let mut labels = LABELS
-        .get_or_init(|| Mutex::new(HashMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    labels
-        .entry(iface)
-        .or_insert_with(|| Box::leak(format!("{iface}.destroy").into_boxed_str()))
 }
 
 /// A `Send + Sync + Clone` reference to a remote object. Generated clients wrap one.
@@ -240,6 +226,12 @@ impl CallSetup {
         if let Some(t) = &self.callback_thread {
             ctx.reborrow().set_callback_thread(t.clone());
         }
+    }
+
+    /// The same setup, labelled `method` in logs (generated `destroy` callers use it).
+    pub fn named(mut self, method: &'static str) -> Self {
+        self.method = method;
+        self
     }
 
     /// Sends a request, enforcing the 64 MiB message limit and logging like libmultiprocess.

@@ -123,13 +123,17 @@ async fn client_on_stream<C: ProxyClient>(stream: UnixStream, peer: String) -> R
     ConnRef(conn).import::<C>(boot)
 }
 
+/// Connects a unix stream socket; returns it with a peer label for logs.
+fn open_unix(path: &Path) -> Result<(UnixStream, String)> {
+    check_path_len(path)?;
+    let stream = UnixStream::connect(path)
+        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
+    Ok((stream, format!("unix:{}", path.display())))
+}
+
 /// Connects to a unix socket and returns the bootstrap interface (after `construct`).
 pub async fn connect<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
-    let path = path.as_ref().to_path_buf();
-    check_path_len(&path)?;
-    let stream = UnixStream::connect(&path)
-        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
-    let peer = format!("unix:{}", path.display());
+    let (stream, peer) = open_unix(path.as_ref())?;
     runtime
         .run(move || Box::pin(client_on_stream::<C>(stream, peer)))
         .await
@@ -137,11 +141,7 @@ pub async fn connect<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) 
 
 /// Blocking [`connect`].
 pub fn connect_blocking<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
-    let path = path.as_ref().to_path_buf();
-    check_path_len(&path)?;
-    let stream = UnixStream::connect(&path)
-        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
-    let peer = format!("unix:{}", path.display());
+    let (stream, peer) = open_unix(path.as_ref())?;
     runtime.run_blocking(move || Box::pin(client_on_stream::<C>(stream, peer)))
 }
 

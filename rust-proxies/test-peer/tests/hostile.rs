@@ -134,7 +134,6 @@ async fn protocol_violations_get_libmultiprocess_errors_and_others_keep_working(
             assert_eq!(e.kind, capnp::ErrorKind::Unimplemented, "{e}");
 
             // 6. an oversize message (over the 64 MiB traversal limit) kills only this connection.
-            drop(thread);
             // Send raw bytes that announce a giant segment: the server must refuse them.
             let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
             use tokio::io::AsyncWriteExt as _;
