@@ -90,6 +90,8 @@ interface Tester $Proxy.wrap("mphub::test::Tester") {
     recurse @26 (context :Proxy.Context, callback :Callback, depth :Int32) -> (result :Int32);
     readCounter @27 (context :Proxy.Context, counter :Counter) -> (result :Int64);
     renamedMethod @28 (context :Proxy.Context, value :Int32) -> (result :Int32) $Proxy.name("renamed_method");
+    # Counters alive in this server process, so a client can observe its destroy calls.
+    liveCounters @29 (context :Proxy.Context) -> (result :Int64);
 }
 
 interface Counter $Proxy.wrap("mphub::test::Counter") {

@@ -14,6 +14,8 @@ use crate::test_schema::*;
 pub struct Stats {
     /// Tester objects released (by `destroy` or by the client dropping them).
     pub testers_dropped: AtomicUsize,
+    /// Counter objects created.
+    pub counters_created: AtomicUsize,
     /// Counter objects released.
     pub counters_dropped: AtomicUsize,
 }
@@ -41,6 +43,7 @@ impl TestInitServer for TestInitImpl {
     }
 
     async fn make_counter(&self, _cx: &CallContext, start: i64) -> Result<Cap<CounterClient>> {
+        self.stats.counters_created.fetch_add(1, Ordering::SeqCst);
         Ok(CounterImpl {
             value: AtomicI64::new(start),
             stats: self.stats.clone(),
@@ -224,6 +227,11 @@ impl TesterServer for TesterImpl {
     }
     async fn renamed_method(&self, _cx: &CallContext, value: i32) -> Result<i32> {
         Ok(value.wrapping_mul(2))
+    }
+    async fn live_counters(&self, _cx: &CallContext) -> Result<i64> {
+        let created = self.stats.counters_created.load(Ordering::SeqCst);
+        let dropped = self.stats.counters_dropped.load(Ordering::SeqCst);
+        Ok(created.saturating_sub(dropped) as i64)
     }
 }
 
