@@ -9,6 +9,8 @@
 //!   path into a merkle root, grind the header nonce, and convert hashes to and from RPC hex.
 //! * [`rpc`]: a minimal, blocking bitcoind JSON-RPC client (cookie auth, loopback only) used by
 //!   tests that drive a real node.
+//! * [`node`]: [`RegtestNode`] starts a real `bitcoin-node` on regtest with IPC enabled and
+//!   stops it on drop.
 //!
 //! # Encodings
 //!
@@ -22,12 +24,14 @@
 
 pub mod demo;
 pub mod miner;
+pub mod node;
 pub mod rpc;
 
 use std::time::Duration;
 
 pub use demo::{ChainError, CreateOptions, DemoChain, Template};
 pub use miner::{MinerError, SolvedHeader};
+pub use node::{NodeError, RegtestNode};
 pub use rpc::{NodeRpc, RpcError};
 
 /// The largest amount of money, in satoshis (`MAX_MONEY`, 21 million BTC).
