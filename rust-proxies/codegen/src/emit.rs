@@ -638,6 +638,11 @@ impl<'a> Emitter<'a> {
             writeln!(o, "    fn {}(self: ::std::rc::Rc<Self>, params: {path}::{cm}Params, mut results: {path}::{cm}Results) -> impl ::std::future::Future<Output = ::std::result::Result<(), ::mphub::rt::capnp::Error>> + 'static {{", m.snake).ok();
             writeln!(o, "        async move {{\n            #[allow(unused_mut, unused_variables)]\n            let out: ::mphub::Result<()> = async {{").ok();
             writeln!(o, "                let p = params.get()?;").ok();
+            writeln!(
+                o,
+                "                ::mphub::rt::trace_data(\"request data\", &p);"
+            )
+            .ok();
             if m.name == "construct" {
                 writeln!(o, "                let peer = if p.has_thread_map() {{ Some(p.get_thread_map()?) }} else {{ None }};").ok();
                 writeln!(o, "                results.get().set_thread_map(::mphub::rt::serve_construct(&self.conn, peer));\n                Ok(())").ok();
@@ -717,7 +722,7 @@ impl<'a> Emitter<'a> {
                     }
                 }
             }
-            writeln!(o, "                let _ = &value;\n                Ok(())").ok();
+            writeln!(o, "                let _ = &value;\n                ::mphub::rt::trace_data(\"response data\", &results.get().into_reader());\n                Ok(())").ok();
             writeln!(o, "            }}.await;\n            out.map_err(::mphub::rt::server_error)\n        }}\n    }}").ok();
         }
         writeln!(o, "}}\n").ok();

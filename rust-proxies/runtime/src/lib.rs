@@ -72,6 +72,16 @@ pub mod rt {
         capnp::text::Reader::from(t.as_bytes())
     }
 
+    /// Logs a message's text form at trace level (`request data: (...)` and friends),
+    /// escaped and cut at 200 characters like libmultiprocess. Formats nothing unless
+    /// trace logging is on for target `ipc`.
+    pub fn trace_data(label: &str, message: &dyn std::fmt::Debug) {
+        if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
+            let text = format!("{message:?}");
+            tracing::trace!(target: "ipc", "{label}: {}", crate::log::cut(&crate::log::escape(text.as_bytes())));
+        }
+    }
+
     /// Converts a server-side result into what a capnp server method returns.
     pub fn server_error(e: crate::Error) -> capnp::Error {
         crate::to_capnp_error(e)

@@ -31,15 +31,33 @@ pub fn cut(s: &str) -> String {
     format!("{}...", &s[..end])
 }
 
-/// Escapes bytes outside printable ASCII as `\xx`, as libmultiprocess does in dumps.
+/// Escapes bytes outside printable ASCII (0x20..0x7e) as `\xx`, as libmultiprocess does in dumps.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
-        if (0x20..0x7f).contains(&b) && b != b'\\' {
+        if (0x20..0x7f).contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("\\{b:02x}"));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumps_are_escaped_and_cut_like_libmultiprocess() {
+        assert_eq!(escape(b"a\x00b\xff\\"), "a\\00b\\ff\\");
+        assert_eq!(cut("short"), "short");
+        let long = "x".repeat(250);
+        let out = cut(&long);
+        assert_eq!(out.len(), 203);
+        assert!(out.ends_with("..."));
+        // Never splits a UTF-8 character.
+        let wide = "é".repeat(150);
+        assert!(cut(&wide).starts_with('é'));
+    }
 }

@@ -243,6 +243,8 @@ impl CallSetup {
         P: capnp::traits::Owned,
         R: capnp::traits::Pipelined + capnp::traits::Owned + 'static + Unpin,
         <R as capnp::traits::Pipelined>::Pipeline: capnp::capability::FromTypelessPipeline,
+        for<'a> <P as capnp::traits::Owned>::Reader<'a>: std::fmt::Debug,
+        for<'a> <R as capnp::traits::Owned>::Reader<'a>: std::fmt::Debug,
     {
         let mut req = req;
         let words = req.hook.get().target_size()?.word_count;
@@ -254,8 +256,18 @@ impl CallSetup {
             )));
         }
         tracing::debug!(target: "ipc", "IPC client send {}$Params", self.method);
+        if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
+            if let Ok(params) = req.hook.get().into_reader().get_as::<P::Reader<'_>>() {
+                crate::rt::trace_data("send data", &params);
+            }
+        }
         let resp = req.send().promise.await.map_err(Error::from)?;
         tracing::debug!(target: "ipc", "IPC client recv {}$Results", self.method);
+        if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
+            if let Ok(results) = resp.get() {
+                crate::rt::trace_data("recv data", &results);
+            }
+        }
         Ok(resp)
     }
 }
