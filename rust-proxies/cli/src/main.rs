@@ -149,6 +149,25 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 5000)]
         mempool_interval_ms: u64,
     },
+    /// Run the schema/test interop matrix over the available peers (doc/interop.md);
+    /// fails when any cell fails. Same as `mphub-interop matrix`.
+    Interop {
+        /// Client peers (default: all available).
+        #[arg(long, value_delimiter = ',')]
+        clients: Option<Vec<String>>,
+        /// Server peers (default: all available).
+        #[arg(long, value_delimiter = ',')]
+        servers: Option<Vec<String>>,
+        /// Transports: socket, spawn (default: both).
+        #[arg(long, value_delimiter = ',')]
+        transports: Option<Vec<String>>,
+        /// Scenarios (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Option<Vec<String>>,
+        /// Also write the results as JSON to FILE (`--json` prints JSON instead of the table).
+        #[arg(long, value_name = "FILE")]
+        json_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +277,13 @@ fn run(cli: Cli) -> Result<()> {
     let g = cli.global;
     tokio.block_on(async {
         match cli.command {
+            Command::Interop {
+                clients,
+                servers,
+                transports,
+                scenarios,
+                json_file,
+            } => interop(clients, servers, transports, scenarios, json_file, g.json),
             Command::Serve {
                 socket,
                 mempool_interval_ms,
@@ -314,6 +340,51 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     })
+}
+
+/// `mphub interop`: the interop matrix, printed as a table.
+fn interop(
+    clients: Option<Vec<String>>,
+    servers: Option<Vec<String>>,
+    transports: Option<Vec<String>>,
+    scenarios: Option<Vec<String>>,
+    json_file: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    use mphub_interop::matrix::{self, MatrixOptions, Transport};
+    let transports = transports
+        .map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    Transport::parse(t)
+                        .ok_or_else(|| anyhow!("unknown transport '{t}' (socket, spawn)"))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let report = matrix::run(&MatrixOptions {
+        clients,
+        servers,
+        transports,
+        scenarios,
+        progress: true,
+    })?;
+    if json {
+        print_json(&serde_json::to_value(&report).context("encoding JSON")?)?;
+    } else {
+        print!("{}", report.render());
+    }
+    if let Some(path) = json_file {
+        report.write_json(&path)?;
+    }
+    if report.has_failures() {
+        bail!(
+            "interop matrix: {} of {} cells failed",
+            report.count(matrix::Status::Fail),
+            report.cells.len()
+        );
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

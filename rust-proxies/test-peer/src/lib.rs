@@ -1,4 +1,5 @@
-//! mphub's Rust peer for `schema/test`: generated proxies and a reference implementation.
+//! mphub's Rust peer for `schema/test`: generated proxies, the reference server, and the
+//! client side of the interop contract (`doc/interop.md`): scenarios and benchmarks.
 
 /// Proxies generated from `schema/test/test.capnp`.
 #[allow(missing_docs, clippy::all)]
@@ -6,4 +7,5 @@ pub mod test_schema {
     include!(concat!(env!("OUT_DIR"), "/test_schema/mphub_gen.rs"));
 }
 
+pub mod client;
 pub mod server;

@@ -1,0 +1,12 @@
+//! `mphub-interop`: runs the cross-language interop matrix and the IPC benchmark over
+//! peer binaries that follow the contract in `doc/interop.md`.
+//!
+//! The harness knows nothing about a peer's language: it starts binaries, passes socket
+//! paths and reads exit codes and JSON lines. [`peers::registry`] says which peers exist.
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod floor;
+pub mod matrix;
+pub mod peers;
+pub mod process;

@@ -1,0 +1,196 @@
+//! `mphub-interop`: the interop matrix and the benchmark (see `doc/interop.md`).
+//!
+//! ```text
+//! mphub-interop matrix [--clients ..] [--servers ..] [--transports socket,spawn]
+//!                      [--scenarios ..] [--json FILE]
+//! mphub-interop bench [--rounds 7] [--calls N] [--pairs CLIENT:SERVER,..] [--kinds ..]
+//!                     [--no-pinned | --only-pinned] [--json FILE]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand};
+use mphub_interop::bench::{self, BenchOptions};
+use mphub_interop::floor;
+use mphub_interop::matrix::{self, MatrixOptions, Transport};
+
+#[derive(Parser)]
+#[command(
+    name = "mphub-interop",
+    about = "Interop matrix and benchmark for schema/test peers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every client × server × transport × scenario cell; exit 1 on any failure.
+    Matrix {
+        /// Client peers (default: all available).
+        #[arg(long, value_delimiter = ',')]
+        clients: Option<Vec<String>>,
+        /// Server peers (default: all available).
+        #[arg(long, value_delimiter = ',')]
+        servers: Option<Vec<String>>,
+        /// Transports: socket, spawn (default: both).
+        #[arg(long, value_delimiter = ',')]
+        transports: Option<Vec<String>>,
+        /// Scenarios (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Option<Vec<String>>,
+        /// Also write the results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Measure every pair over a unix socket against the raw socket floor. Use release
+    /// builds: cargo build --release -p mphub-interop -p mphub-test-peer.
+    Bench {
+        /// Rounds; each runs every variant once, in rotating order.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// Timed calls per run (1 MiB kinds: a tenth, at least 20).
+        #[arg(long, default_value_t = 1000)]
+        calls: usize,
+        /// CLIENT:SERVER pairs (default: every available pair).
+        #[arg(long, value_delimiter = ',')]
+        pairs: Option<Vec<String>>,
+        /// Kinds: context, context-blocking, nocontext, data1m (default: all).
+        #[arg(long, value_delimiter = ',')]
+        kinds: Option<Vec<String>>,
+        /// Skip the pinned (taskset -c 0) figures.
+        #[arg(long, conflicts_with = "only_pinned")]
+        no_pinned: bool,
+        /// Skip the unpinned figures.
+        #[arg(long)]
+        only_pinned: bool,
+        /// Also write the results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// The floor's echo server (the bench starts it).
+    #[command(name = "__floor-server", hide = true)]
+    FloorServer {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// The floor's client: prints one JSON line like a peer's bench run.
+    #[command(name = "__floor-client", hide = true)]
+    FloorClient {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        size: usize,
+        #[arg(long)]
+        calls: usize,
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("mphub-interop: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `Ok(false)`: ran, and something failed.
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Command::Matrix {
+            clients,
+            servers,
+            transports,
+            scenarios,
+            json,
+        } => {
+            let transports = transports
+                .map(|ts| {
+                    ts.iter()
+                        .map(|t| {
+                            Transport::parse(t)
+                                .ok_or_else(|| anyhow!("unknown transport '{t}' (socket, spawn)"))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()?;
+            let report = matrix::run(&MatrixOptions {
+                clients,
+                servers,
+                transports,
+                scenarios,
+                progress: true,
+            })?;
+            print!("{}", report.render());
+            if let Some(path) = json {
+                report.write_json(&path)?;
+            }
+            Ok(!report.has_failures())
+        }
+        Command::Bench {
+            rounds,
+            calls,
+            pairs,
+            kinds,
+            no_pinned,
+            only_pinned,
+            json,
+        } => {
+            let pairs = pairs
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            p.split_once(':')
+                                .map(|(c, s)| (c.to_string(), s.to_string()))
+                                .ok_or_else(|| anyhow!("--pairs wants CLIENT:SERVER, got '{p}'"))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+                .transpose()?;
+            let report = bench::run(&BenchOptions {
+                rounds,
+                calls,
+                pairs,
+                kinds,
+                pinned: !no_pinned,
+                unpinned: !only_pinned,
+                progress: true,
+            })?;
+            print!("{}", report.render());
+            if let Some(path) = json {
+                report.write_json(&path)?;
+            }
+            Ok(!report.has_failures())
+        }
+        Command::FloorServer { socket } => floor::serve(&socket).map(|()| true),
+        Command::FloorClient {
+            socket,
+            size,
+            calls,
+            warmup,
+        } => {
+            let samples_ns = floor::client(&socket, size, calls, warmup)?;
+            let kind = if size >= floor::ECHO_BYTES {
+                "echo1m"
+            } else {
+                "pingpong"
+            };
+            let line = floor::FloorReport {
+                peer: "floor",
+                kind: kind.into(),
+                calls,
+                samples_ns,
+            };
+            println!("{}", serde_json::to_string(&line).context("encoding JSON")?);
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The peer registry: which peer binaries exist on this machine.
+//!
+//! To add or re-wire a peer, change [`registry`]; nothing else knows peer names.
+
+use std::path::{Path, PathBuf};
+
+/// One implementation of `schema/test` (a peer binary following `doc/interop.md`).
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Short name used on the command line and in reports (`rust`, `cpp-capnp`, ...).
+    pub name: &'static str,
+    /// The binary, or why this peer cannot run here.
+    pub binary: Result<PathBuf, String>,
+}
+
+impl Peer {
+    /// The binary, when available.
+    pub fn path(&self) -> Option<&Path> {
+        self.binary.as_deref().ok()
+    }
+}
+
+/// Every known peer, available or not, in report order.
+pub fn registry() -> Vec<Peer> {
+    vec![
+        Peer {
+            name: "rust",
+            binary: rust_peer(),
+        },
+        Peer {
+            name: "cpp-capnp",
+            binary: from_env("MPHUB_PEER_CPP_CAPNP", "C++ peer (cpp/) not wired in yet"),
+        },
+        Peer {
+            name: "cpp-libmultiprocess",
+            binary: from_env(
+                "MPHUB_PEER_CPP_LIBMULTIPROCESS",
+                "C++ peer (cpp/, needs libmultiprocess) not wired in yet",
+            ),
+        },
+    ]
+}
+
+/// Looks a peer up by name.
+pub fn find(name: &str) -> Option<Peer> {
+    registry().into_iter().find(|p| p.name == name)
+}
+
+fn from_env(var: &str, otherwise: &str) -> Result<PathBuf, String> {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => existing(PathBuf::from(v), var),
+        _ => Err(format!("{otherwise}; set {var}")),
+    }
+}
+
+fn existing(path: PathBuf, from: &str) -> Result<PathBuf, String> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{from} names {}, which does not exist",
+            path.display()
+        ))
+    }
+}
+
+const RUST_PEER_BIN: &str = "mphub-test-peer";
+
+/// `MPHUB_PEER_RUST`, else `mphub-test-peer` next to this executable (or next to its
+/// `deps/` folder for test binaries), else the other cargo profile's folder.
+fn rust_peer() -> Result<PathBuf, String> {
+    if let Some(v) = std::env::var_os("MPHUB_PEER_RUST").filter(|v| !v.is_empty()) {
+        return existing(PathBuf::from(v), "MPHUB_PEER_RUST");
+    }
+    let missing = || {
+        format!(
+            "{RUST_PEER_BIN} is not built; run `cargo build --workspace` (or set MPHUB_PEER_RUST)"
+        )
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("{}: {e}", missing()))?;
+    let mut dir = exe.parent().map(Path::to_path_buf).ok_or_else(missing)?;
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let mut candidates = vec![dir.join(RUST_PEER_BIN)];
+    if let (Some(profile), Some(target)) = (dir.file_name(), dir.parent()) {
+        for other in ["release", "debug"] {
+            if profile != other {
+                candidates.push(target.join(other).join(RUST_PEER_BIN));
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|c| c.is_file())
+        .ok_or_else(missing)
+}
+
+/// True when `path` looks like a cargo debug build (for the bench's warning).
+pub fn is_debug_build(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "debug")
+}
