@@ -173,6 +173,21 @@ void Session::close()
     }
 }
 
+void Session::makePool(uint32_t count)
+{
+    auto weak = conn_;
+    blockingCall<Done>([&](ThreadContext&) -> kj::Promise<Done> {
+        auto conn = weak.lock();
+        if (!conn || conn->closed()) return KJ_EXCEPTION(DISCONNECTED, "connection closed");
+        KJ_IF_MAYBE(map, conn->peerThreadMap()) {
+            auto req = map->makePoolRequest();
+            req.setCount(count);
+            return req.send().then([](auto&&) { return Done{}; });
+        }
+        return failure("server gave no ThreadMap");
+    });
+}
+
 TesterProxy Session::makeTester()
 {
     auto weak = conn_;

@@ -30,6 +30,8 @@ public:
     void childKilled() { childKilled_ = true; }
     // Drops the connection (a spawned child then exits) and reaps the child.
     void close();
+    // ThreadMap.makePool(count) on the server's ThreadMap (from construct).
+    void makePool(uint32_t count);
 
 private:
     Session() = default;
@@ -65,6 +67,7 @@ int runClientEcho(const std::string& socket, const std::string& text);
 
 // Scenarios (scenarios.cpp).
 bool scenarioExists(const std::string& name);
+// The contract's scenarios. `extra-*` scenarios (edges of our own server) run by name only.
 std::vector<std::string> scenarioNames();
 // Runs `name`; throws ScenarioFailure / ScenarioSkip (or anything else, a failure too).
 void runScenario(const std::string& name, Session& session, const ClientOptions& options);

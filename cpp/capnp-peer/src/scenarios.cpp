@@ -464,6 +464,52 @@ void hostileOversize(Env& env)
     checkEq(t.addInt64(2, 2), int64_t{4}, "addInt64(2, 2) on the first connection after the raw oversize frame");
 }
 
+// Not in the contract: edges of libmultiprocess behaviour our server also reproduces.
+
+void extraPool(Env& env)
+{
+    auto t = env.session.makeTester();
+    expectRemoteFailure([&] { t.addInt64Raw(RawThread::Null, 1, 2); }, "no thread specified and no pool configured",
+                        "null thread before makePool");
+    env.session.makePool(2);
+    checkEq(t.addInt64Raw(RawThread::Null, 1, 2), int64_t{3}, "null thread after makePool(2)");
+    expectRemoteFailure([&] { env.session.makePool(2); }, "makePool called on connection with existing pool",
+                        "second makePool");
+    checkEq(t.addInt64(2, 3), int64_t{5}, "a normal call afterwards");
+}
+
+void extraAfterDestroy(Env& env)
+{
+    auto t = env.session.makeTester();
+    auto c = env.session.makeCounter(1);
+    CounterProxy alias(c.cap());  // keeps the capability after destroy()
+    c.destroy();
+    // libmultiprocess would crash here (null implementation); we answer with an error.
+    expectRemoteFailure([&] { alias.get(); }, "after destroy", "Counter.get after destroy");
+    checkEq(t.addInt64(1, 2), int64_t{3}, "the server still answers");
+}
+
+// A callback that takes 5 s, so a test can kill this client while the server is inside it.
+void extraSlowCallback(Env& env)
+{
+    auto t = env.session.makeTester();
+    auto cb = hostCallback(env.session.connection(), [](int32_t x) {
+        std::this_thread::sleep_for(std::chrono::seconds(5));
+        return x;
+    });
+    checkEq(t.callCallback(cb, 1), 1, "callCallback(slow cb, 1)");
+}
+
+const std::map<std::string, void (*)(Env&)>& extras()
+{
+    static const std::map<std::string, void (*)(Env&)> t{
+        {"extra-slow-callback", extraSlowCallback},
+        {"extra-pool", extraPool},
+        {"extra-after-destroy", extraAfterDestroy},
+    };
+    return t;
+}
+
 const std::map<std::string, void (*)(Env&)>& table()
 {
     static const std::map<std::string, void (*)(Env&)> t{
@@ -495,7 +541,7 @@ const std::map<std::string, void (*)(Env&)>& table()
 
 }  // namespace
 
-bool scenarioExists(const std::string& name) { return table().count(name) != 0; }
+bool scenarioExists(const std::string& name) { return table().count(name) != 0 || extras().count(name) != 0; }
 
 std::vector<std::string> scenarioNames()
 {
@@ -507,7 +553,8 @@ std::vector<std::string> scenarioNames()
 void runScenario(const std::string& name, Session& session, const ClientOptions& options)
 {
     Env env{session, options};
-    table().at(name)(env);
+    auto it = table().find(name);
+    (it != table().end() ? it->second : extras().at(name))(env);
 }
 
 // --------------------------------------------------------------------------------------

@@ -216,6 +216,7 @@ public:
     // A fresh ThreadMap we host, for Init.construct (either direction).
     mp::ThreadMap::Client hostThreadMap();
     void setPeerThreadMap(mp::ThreadMap::Client map) { peerThreadMap_ = kj::mv(map); }
+    kj::Maybe<mp::ThreadMap::Client&> peerThreadMap() { return peerThreadMap_; }
 
     // A Thread cap we host for `tc`, recognised when it comes back on this connection.
     mp::Thread::Client addThread(std::shared_ptr<ThreadContext> tc, bool owner);

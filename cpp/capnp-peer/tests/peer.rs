@@ -133,6 +133,44 @@ fn every_scenario_over_a_spawned_child() {
 }
 
 #[test]
+fn server_edges_beyond_the_contract() {
+    // makePool and its second-call error; a call on a destroyed object is an error, not a crash.
+    let peer = peer_path();
+    let peer = peer.to_str().expect("utf-8 peer path");
+    for name in ["extra-pool", "extra-after-destroy"] {
+        let out = client(&["--spawn", peer, "--scenario", name]);
+        assert!(out.status.success(), "{name}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn server_survives_a_client_killed_inside_a_callback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = SocketServer::start(dir.path());
+    let mut victim = Command::new(peer_path())
+        .args([
+            "client",
+            "--socket",
+            server.path(),
+            "--scenario",
+            "extra-slow-callback",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the client");
+    // The server's worker is now blocked in the call back into that client.
+    std::thread::sleep(Duration::from_millis(500));
+    victim.kill().expect("killing the client");
+    let _ = victim.wait();
+    let out = client(&["--socket", server.path(), "--scenario", "callback"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        server.child.try_wait().expect("server status").is_none(),
+        "the server died"
+    );
+}
+
+#[test]
 fn killed_mid_call_over_a_socket_without_pid_is_skipped() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = SocketServer::start(dir.path());
