@@ -140,7 +140,12 @@ void KillChildren()
 {
     KillChildren();
     std::cout.flush();
-    std::cerr << "FAIL " << scenario << ": " << reason << std::endl;
+    // One line: the harness takes the last line of stderr as the reason.
+    std::string line = reason;
+    for (char& c : line) {
+        if (c == '\n' || c == '\r') c = ' ';
+    }
+    std::cerr << "FAIL " << scenario << ": " << line << std::endl;
     std::_Exit(1);
 }
 
@@ -252,6 +257,9 @@ public:
         int fd = -1;
         if (!m_options.spawn_bin.empty()) {
             const std::string server_bin = m_options.spawn_bin;
+            if (server_bin.find('/') != std::string::npos && ::access(server_bin.c_str(), X_OK) != 0) {
+                throw Failure("cannot execute " + server_bin + ": " + std::strerror(errno));
+            }
             std::tie(endpoint.pid, fd) = mp::SpawnProcess([&](const mp::SpawnConnectInfo& info) {
                 return std::vector<std::string>{server_bin, "-ipcfd", info};
             });

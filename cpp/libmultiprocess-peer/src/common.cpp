@@ -4,7 +4,9 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace mphub {
 namespace peer {
@@ -29,7 +31,12 @@ mp::LogOptions MakeLogOptions()
         if (name == "error") options.log_level = mp::Log::Error;
     }
     options.log_fn = [](mp::LogMessage message) {
-        if (message.level == mp::Log::Raise) throw IpcError(message.message);
+        if (message.level == mp::Log::Raise) {
+            // kj appends "\nstack: <addresses>" to exception texts; keep the reason only.
+            std::string text = std::move(message.message);
+            if (const auto stack = text.find("\nstack: "); stack != std::string::npos) text.erase(stack);
+            throw IpcError(text);
+        }
         std::cerr << message.message << std::endl;
     };
     return options;
