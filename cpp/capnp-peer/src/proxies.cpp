@@ -517,12 +517,61 @@ int32_t TesterProxy::recurse(const CapRef<msg::Callback::Client>& cb, int32_t de
     });
 }
 
+namespace {
+
+// What a libmultiprocess client sends for a `Counter&` argument: not the capability it
+// holds, but a fresh server object of its own wrapping that reference (the sender hosts a
+// new server per value). The peer's calls on it come back here, on the thread waiting for the
+// call that passed it, and are forwarded. Passing the peer's own capability back instead
+// breaks against a libmultiprocess server: it calls it through a ProxyClient whose
+// context.thread is our callbackThread, and its own server then rejects that thread as
+// `invalid thread handle`.
+class CounterForwarder final : public msg::Counter::Server {
+public:
+    CounterForwarder(std::weak_ptr<Connection> conn, CapRef<msg::Counter::Client> target)
+        : conn_(kj::mv(conn)), target_(kj::mv(target))
+    {
+    }
+
+    kj::Promise<void> increment(IncrementContext call) override
+    {
+        auto target = target_;
+        return forward(call.getParams().getContext(), [target] { return CounterProxy(target).increment(); })
+            .then([call](int64_t v) mutable { call.getResults().setResult(v); });
+    }
+
+    kj::Promise<void> get(GetContext call) override
+    {
+        auto target = target_;
+        return forward(call.getParams().getContext(), [target] { return CounterProxy(target).get(); })
+            .then([call](int64_t v) mutable { call.getResults().setResult(v); });
+    }
+
+    // Ends the wrapper only (libmultiprocess calls it when its by-reference parameter goes
+    // out of scope); the wrapped Counter lives on.
+    kj::Promise<void> destroy(DestroyContext) override { return kj::READY_NOW; }
+
+private:
+    kj::Promise<int64_t> forward(mp::Context::Reader context, kj::Function<int64_t()> job)
+    {
+        auto conn = conn_.lock();
+        if (!conn || conn->closed()) return KJ_EXCEPTION(DISCONNECTED, "connection closed");
+        return conn->dispatch<int64_t>(context, kj::mv(job));
+    }
+
+    std::weak_ptr<Connection> conn_;
+    CapRef<msg::Counter::Client> target_;
+};
+
+}  // namespace
+
 int64_t TesterProxy::readCounter(const CounterProxy& counter)
 {
-    return callWithContext<int64_t>(cap_, [&counter](msg::Tester::Client& c, auto fill) {
+    auto target = counter.cap();
+    return callWithContext<int64_t>(cap_, [&target](msg::Tester::Client& c, auto fill) {
         auto req = c.readCounterRequest();
         fill(req.initContext());
-        req.setCounter(counter.cap()->client);
+        req.setCounter(kj::heap<CounterForwarder>(target->conn, target));
         return req.send().then([](auto&& r) { return r.getResult(); });
     });
 }
