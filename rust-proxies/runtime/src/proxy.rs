@@ -76,12 +76,19 @@ fn os_thread_strand(rt: &Runtime, conn_id: u64) -> u64 {
     })
 }
 
-fn os_thread_name() -> String {
-    let t = std::thread::current();
-    let name = t.name().unwrap_or("thread");
-    // SAFETY: gettid has no preconditions; it names the thread like libmultiprocess.
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-    format!("{}/{}-{}", crate::log::process_name(), name, tid)
+/// This OS thread's name for remote threads (`<exe>-<pid>/<thread>-<tid>`), computed once
+/// per thread: blocking calls ask for it on every call.
+fn os_thread_name() -> Arc<str> {
+    thread_local! {
+        static NAME: Arc<str> = {
+            let t = std::thread::current();
+            let name = t.name().unwrap_or("thread");
+            // SAFETY: gettid has no preconditions; it names the thread like libmultiprocess.
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+            format!("{}/{}-{}", crate::log::process_name(), name, tid).into()
+        };
+    }
+    NAME.with(Arc::clone)
 }
 
 /// Where a client call should run on the server.
@@ -90,7 +97,7 @@ enum Via {
     /// Inside a server call: use its callback thread (recursion, callbacks).
     Scope(CallScope),
     /// A named strand: an explicit [`Strand`] or a blocking caller's OS thread.
-    Named(u64, String),
+    Named(u64, Arc<str>),
     /// The default pool of async strands.
     Auto,
 }
@@ -105,7 +112,7 @@ pub struct Strand {
 struct StrandInner {
     conn: Arc<ConnHandle>,
     id: u64,
-    name: String,
+    name: Arc<str>,
 }
 
 impl Drop for StrandInner {
@@ -392,7 +399,7 @@ impl ProxyHandle {
             inner: Arc::new(StrandInner {
                 conn: self.inner.conn.clone(),
                 id: next_id(),
-                name: format!("{}/{}", crate::log::process_name(), name),
+                name: format!("{}/{}", crate::log::process_name(), name).into(),
             }),
         }
     }

@@ -140,7 +140,12 @@ where
             }
         },
         Some(t) => match conn_state.local_thread(t.clone()).await {
-            Some(server) => (server.slot.clone(), Some(t), server.name.clone()),
+            Some(server) => {
+                if let Some(cb) = &caps.callback_thread {
+                    server.keep_callback(cb);
+                }
+                (server.slot.clone(), Some(t), server.name.clone())
+            }
             None => {
                 tracing::error!(target: "ipc", "IPC server error request #{n}, invalid thread handle");
                 return Err(Error::failed("invalid thread handle"));

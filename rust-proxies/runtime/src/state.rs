@@ -240,6 +240,7 @@ impl ConnState {
         self.threads.borrow_mut().new_client(ThreadServer {
             name,
             slot: Slot::new(),
+            kept_callback: RefCell::new(None),
         })
     }
 
@@ -312,6 +313,35 @@ impl ConnState {
 pub(crate) struct ThreadServer {
     pub(crate) name: String,
     pub(crate) slot: Rc<Slot>,
+    /// The caller's last `callbackThread`, and how many calls re-sent it (see
+    /// [`ThreadServer::keep_callback`]).
+    kept_callback: RefCell<Option<(thread::Client, u32)>>,
+}
+
+/// Calls after which a kept `callbackThread` is let go, so capnp-rpc's per-import
+/// reference count (a `u32`) never wraps on a long-lived connection.
+const KEEP_CALLBACK_CALLS: u32 = 1 << 20;
+
+impl ThreadServer {
+    /// Holds on to the caller's `callbackThread` between calls. Every call carries it
+    /// again; if our last reference went away after each call, capnp-rpc would send a
+    /// `Release` message per call (one more write here, one more wake-up at the caller).
+    /// Holding it turns those into one `Release` when it changes or after
+    /// [`KEEP_CALLBACK_CALLS`] calls.
+    pub(crate) fn keep_callback(&self, cb: &thread::Client) {
+        let mut kept = self.kept_callback.borrow_mut();
+        match kept.as_mut() {
+            Some((k, n)) if k.client.hook.get_ptr() == cb.client.hook.get_ptr() => {
+                if *n < KEEP_CALLBACK_CALLS {
+                    *n += 1;
+                } else {
+                    // Let every reference go after this call, so one Release settles the count.
+                    *kept = None;
+                }
+            }
+            _ => *kept = Some((cb.clone(), 1)),
+        }
+    }
 }
 
 impl thread::Server for ThreadServer {
