@@ -102,6 +102,8 @@ int connectUnix(const std::string& path)
 
 pid_t spawnServer(const std::string& bin, int& fd)
 {
+    // Checked here because a failed exec in the child only shows up as a disconnect.
+    if (access(bin.c_str(), X_OK) != 0) throw std::runtime_error("cannot execute " + bin + ": " + strerror(errno));
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
         throw std::runtime_error(std::string("socketpair: ") + strerror(errno));
