@@ -29,14 +29,18 @@ pub fn registry() -> Vec<Peer> {
         },
         Peer {
             name: "cpp-capnp",
-            binary: from_env("MPHUB_PEER_CPP_CAPNP", "C++ peer (cpp/) not wired in yet"),
+            // Built by cpp/capnp-peer's build script on every machine.
+            binary: env_override("MPHUB_PEER_CPP_CAPNP")
+                .unwrap_or_else(|| existing(mphub_cpp_capnp_peer::peer_path(), "cpp/capnp-peer")),
         },
         Peer {
             name: "cpp-libmultiprocess",
-            binary: from_env(
-                "MPHUB_PEER_CPP_LIBMULTIPROCESS",
-                "C++ peer (cpp/, needs libmultiprocess) not wired in yet",
-            ),
+            // Built by cpp/libmultiprocess-peer's build script when
+            // MPHUB_LIBMULTIPROCESS_PREFIX was set at build time.
+            binary: env_override("MPHUB_PEER_CPP_LIBMULTIPROCESS").unwrap_or_else(|| {
+                mphub_cpp_libmultiprocess_peer::peer_path()
+                    .and_then(|p| existing(p, "cpp/libmultiprocess-peer"))
+            }),
         },
     ]
 }
@@ -46,10 +50,11 @@ pub fn find(name: &str) -> Option<Peer> {
     registry().into_iter().find(|p| p.name == name)
 }
 
-fn from_env(var: &str, otherwise: &str) -> Result<PathBuf, String> {
+/// A binary named by `var`, when set: it overrides the built-in peer.
+fn env_override(var: &str) -> Option<Result<PathBuf, String>> {
     match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => existing(PathBuf::from(v), var),
-        _ => Err(format!("{otherwise}; set {var}")),
+        Some(v) if !v.is_empty() => Some(existing(PathBuf::from(v), var)),
+        _ => None,
     }
 }
 
