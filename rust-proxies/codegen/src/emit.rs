@@ -312,6 +312,51 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// `{Iface}Forwarder`: a server implementation that forwards each call to a client
+    /// proxy. `None` when some method's client and server types do not line up (then a
+    /// proxy passed back to its own peer is sent as is).
+    fn forwarder(&self, iface: &Interface) -> Result<Option<String>, BuildError> {
+        let name = &iface.name;
+        let mut body = String::new();
+        for m in &iface.methods {
+            if m.name == "construct" || m.name == "destroy" {
+                continue;
+            }
+            let (sret, _) = self.ret(iface, m, Side::ServerOut)?;
+            let (cret, _) = self.ret(iface, m, Side::ClientOut)?;
+            let convert = if sret == cret {
+                ""
+            } else if sret
+                == format!(
+                    "::mphub::Cap<{}>",
+                    cret.trim_start_matches("::std::option::Option<")
+                        .trim_end_matches('>')
+                )
+            {
+                ".map(::mphub::Cap::from)"
+            } else {
+                return Ok(None);
+            };
+            let mut sig = String::new();
+            let mut args = String::new();
+            for p in visible_params(m) {
+                let st = self.field_ty(p, Side::ServerArg)?;
+                let ct = self.field_ty(p, Side::ClientArg)?;
+                let into = matches!(p.ty, Ty::Text | Ty::Interface(_)) && p.has_flag.is_none();
+                if st != ct && !into {
+                    return Ok(None);
+                }
+                write!(sig, ", {}: {st}", p.snake).ok();
+                write!(args, "{}, ", p.snake).ok();
+            }
+            writeln!(body, "    #[allow(clippy::too_many_arguments)]\n    async fn {0}(&self, _cx: &::mphub::CallContext{sig}) -> ::mphub::Result<{sret}> {{\n        self.0.{0}({args}).await{convert}\n    }}", m.rust_name).ok();
+        }
+        let mut o = String::new();
+        writeln!(o, "/// Forwards every call to the wrapped [`{name}Client`] (see [`::mphub::ProxyClient::forwarder`]).\n#[doc(hidden)]\npub struct {name}Forwarder(pub {name}Client);\n").ok();
+        writeln!(o, "impl {name}Server for {name}Forwarder {{\n{body}}}\n").ok();
+        Ok(Some(o))
+    }
+
     fn emit_output_struct(&mut self, iface: &Interface, m: &Method) -> Result<(), BuildError> {
         let (_, Some(name)) = self.ret(iface, m, Side::ClientOut)? else {
             return Ok(());
@@ -366,6 +411,9 @@ impl<'a> Emitter<'a> {
         .ok();
         writeln!(o, "impl ::mphub::ProxyClient for {name}Client {{").ok();
         writeln!(o, "    const INTERFACE: &'static str = \"{name}\";").ok();
+        if self.forwarder(iface)?.is_some() {
+            writeln!(o, "    fn forwarder(&self) -> ::std::option::Option<::mphub::Cap<Self>> {{ Some({name}Forwarder(self.clone()).into_cap()) }}").ok();
+        }
         writeln!(
             o,
             "    fn from_handle(handle: ::mphub::ProxyHandle) -> Self {{ Self(handle) }}"
@@ -629,6 +677,11 @@ impl<'a> Emitter<'a> {
         .ok();
         writeln!(o, "    fn into_cap(self) -> ::mphub::Cap<{name}Client> where Self: Sized {{ {name}Client::local(::std::sync::Arc::new(self)) }}").ok();
         writeln!(o, "}}\n").ok();
+
+        // ---- forwarder: what is sent when a proxy goes back to the peer hosting it ----
+        if let Some(fwd) = self.forwarder(iface)? {
+            o.push_str(&fwd);
+        }
 
         // ---- adapter ----
         writeln!(o, "#[doc(hidden)]\npub struct {name}Adapter<T: {name}Server> {{\n    imp: ::mphub::rt::Hosted<T>,\n    conn: ::mphub::rt::ConnRef,\n}}\n").ok();

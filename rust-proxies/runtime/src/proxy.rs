@@ -151,6 +151,12 @@ pub trait ProxyClient: Sized + Send + Sync + Clone + 'static {
     fn construct_fn() -> Option<ConstructFn> {
         None
     }
+    /// A locally hosted object forwarding every call to `self`. Generated clients provide
+    /// one; it is what gets sent when a proxy is passed back to the peer that hosts it,
+    /// because a libmultiprocess server rejects its own object called with our thread.
+    fn forwarder(&self) -> Option<Cap<Self>> {
+        None
+    }
 }
 
 struct ProxyInner {
@@ -511,7 +517,8 @@ type HostFn = Arc<dyn Fn(&ConnRef) -> capnp::capability::Client + Send + Sync>;
 enum CapKind {
     Null,
     Local(HostFn),
-    Remote(ProxyHandle),
+    /// A peer's object, with a forwarder to send instead when passing it back to that peer.
+    Remote(ProxyHandle, Option<HostFn>),
 }
 
 impl<C> Clone for Cap<C> {
@@ -520,7 +527,7 @@ impl<C> Clone for Cap<C> {
             kind: match &self.kind {
                 CapKind::Null => CapKind::Null,
                 CapKind::Local(f) => CapKind::Local(f.clone()),
-                CapKind::Remote(h) => CapKind::Remote(h.clone()),
+                CapKind::Remote(h, fwd) => CapKind::Remote(h.clone(), fwd.clone()),
             },
             _client: PhantomData,
         }
@@ -532,7 +539,7 @@ impl<C> std::fmt::Debug for Cap<C> {
         match &self.kind {
             CapKind::Null => f.write_str("Cap(null)"),
             CapKind::Local(_) => f.write_str("Cap(local)"),
-            CapKind::Remote(h) => write!(f, "Cap({h:?})"),
+            CapKind::Remote(h, _) => write!(f, "Cap({h:?})"),
         }
     }
 }
@@ -569,9 +576,18 @@ impl<C> Cap<C> {
         match &self.kind {
             CapKind::Null => Ok(None),
             CapKind::Local(host) => Ok(Some(host(conn))),
-            CapKind::Remote(h) => {
+            CapKind::Remote(h, forward) => {
                 let st = loop_state()?;
-                Ok(Some(st.object(h.inner.obj)?.1))
+                let (owner, client) = st.object(h.inner.obj)?;
+                // Passing a peer's object back to that same peer: libmultiprocess sends a
+                // new object of its own that forwards (its server would otherwise get its
+                // own object called with a Thread it does not host). Do the same.
+                if let Some(forward) = forward {
+                    if Rc::ptr_eq(&owner, &conn.0) && client.hook.get_brand() != 0 {
+                        return Ok(Some(forward(conn)));
+                    }
+                }
+                Ok(Some(client))
             }
         }
     }
@@ -579,8 +595,12 @@ impl<C> Cap<C> {
 
 impl<C: ProxyClient> From<C> for Cap<C> {
     fn from(c: C) -> Self {
+        let forward = c.forwarder().and_then(|cap| match cap.kind {
+            CapKind::Local(host) => Some(host),
+            _ => None,
+        });
         Cap {
-            kind: CapKind::Remote(c.handle().clone()),
+            kind: CapKind::Remote(c.handle().clone(), forward),
             _client: PhantomData,
         }
     }
