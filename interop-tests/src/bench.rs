@@ -48,7 +48,7 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             rounds: 7,
-            calls: 2000,
+            calls: 1000,
             pairs: None,
             kinds: None,
             pinned: true,

@@ -53,7 +53,7 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         rounds: usize,
         /// Timed calls per run (1 MiB kinds: a tenth, at least 20).
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 1000)]
         calls: usize,
         /// CLIENT:SERVER pairs (default: every available pair).
         #[arg(long, value_delimiter = ',')]

@@ -365,14 +365,7 @@ impl MatrixReport {
     /// The report as text: one row per client → server/transport, then failures with
     /// their reasons, then one `SKIPPED:` line per unavailable peer. Fits 100 columns.
     pub fn render(&self) -> String {
-        const NAMES_AT: usize = 62;
         const WIDTH: usize = 100;
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<34} {:<9} {:>5} {:>4} {:>4}  failing",
-            "client → server", "transport", "pass", "fail", "skip"
-        );
         let mut rows: Vec<(&str, &str, Transport)> = Vec::new();
         for c in &self.cells {
             let key = (c.client.as_str(), c.server.as_str(), c.transport);
@@ -380,6 +373,20 @@ impl MatrixReport {
                 rows.push(key);
             }
         }
+        let name_width = rows
+            .iter()
+            .map(|(c, s, _)| c.chars().count() + s.chars().count() + 3)
+            .max()
+            .unwrap_or(0)
+            .max("client → server".chars().count());
+        // Where the failing names start: the columns before them, then two spaces.
+        let names_at = name_width + 1 + 9 + 1 + 5 + 1 + 4 + 1 + 4 + 2;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<name_width$} {:<9} {:>5} {:>4} {:>4}  failing",
+            "client → server", "transport", "pass", "fail", "skip"
+        );
         for (client, server, transport) in &rows {
             let cells: Vec<&Cell> = self
                 .cells
@@ -393,7 +400,7 @@ impl MatrixReport {
                 .map(|c| c.scenario.as_str())
                 .collect();
             let mut line = format!(
-                "{:<34} {:<9} {:>5} {:>4} {:>4}  ",
+                "{:<name_width$} {:<9} {:>5} {:>4} {:>4}  ",
                 format!("{client} → {server}"),
                 transport.name(),
                 format!("{}/{}", n(Status::Pass), cells.len()),
@@ -414,7 +421,7 @@ impl MatrixReport {
                 let width = line.chars().count();
                 if !first && width + 1 + name.len() > WIDTH {
                     let _ = writeln!(out, "{}", line.trim_end());
-                    line = " ".repeat(NAMES_AT);
+                    line = " ".repeat(names_at);
                 } else if !first {
                     line.push(' ');
                 }

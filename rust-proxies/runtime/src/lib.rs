@@ -17,6 +17,7 @@
 
 mod error;
 pub mod log;
+mod malloc;
 mod proxy;
 mod runtime;
 mod server;
@@ -32,6 +33,7 @@ pub mod proxy_capnp {
 }
 
 pub use error::{to_capnp_error, DeclaredException, Error, Result};
+pub use malloc::tune_malloc_for_large_messages;
 pub use proxy::{Cap, ProxyClient, ProxyHandle, Strand, MAX_MESSAGE_WORDS};
 pub use runtime::Runtime;
 pub use server::CallContext;

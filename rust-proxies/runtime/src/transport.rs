@@ -72,7 +72,13 @@ const SEND_BUFFER: libc::c_int = 2 * 1024 * 1024;
 
 /// Best effort: a smaller buffer only costs speed.
 fn raise_send_buffer(stream: &UnixStream) {
-    let size = SEND_BUFFER;
+    let size: libc::c_int = std::env::var("MPHUB_SNDBUF")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEND_BUFFER);
+    if size == 0 {
+        return;
+    }
     // SAFETY: setsockopt reads `size` (a c_int of the given length) from a valid pointer.
     let rc = unsafe {
         libc::setsockopt(

@@ -79,6 +79,8 @@ fn tokio_rt() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run() -> anyhow::Result<i32> {
+    // Both roles pass 1 MiB payloads (data1m); see the function's docs for why.
+    mphub::tune_malloc_for_large_messages();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("MPHUB_LOG"))
         .with_writer(std::io::stderr)
