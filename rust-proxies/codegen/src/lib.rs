@@ -18,10 +18,19 @@
 //! value, other result fields are outputs, `hasX` makes `X` optional, `wantX` makes the
 //! output `X` optional, a result field with `$Proxy.exception` is an error slot, and the
 //! methods `construct` and `destroy` are handled by the runtime.
+//!
+//! [`CxxBuilder`] is a second emitter, for C++: from the same schema it writes a
+//! `#[cxx::bridge]` Rust module and a C++ header/source pair that implement each wrapped
+//! C++ interface on top of the Rust client (`RemoteX : public X`), serve C++ or Rust
+//! implementations, and convert values; the crate that includes the module runs
+//! `cxx-gen` on it and compiles the C++ (see `cxx-bridge/` and `doc/cxx-bridge.md`).
 #![warn(missing_docs)]
 
+mod cxx;
 mod emit;
 mod model;
+
+pub use cxx::{CxxCode, CxxOptions};
 
 use std::path::{Path, PathBuf};
 
@@ -148,4 +157,199 @@ pub fn generate(request: &[u8], capnp_out: &Path) -> Result<String, BuildError> 
     let req: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
     let model = model::Model::from_request(req)?;
     emit::emit(&model, capnp_out)
+}
+
+/// Configures one C++ bridge generation (see [`cxx`](self#) and `doc/cxx-bridge.md`).
+///
+/// ```no_run
+/// // build.rs of a bridge crate
+/// let out = mphub_build::CxxBuilder::new("../schema")
+///     .file("test/test.capnp")
+///     .proxies("::mphub_test_peer::test_schema")
+///     .support("::mphub_cxx::support")
+///     .rust_impl("TestInit", "crate::rust_impls::test_init")
+///     .run()
+///     .unwrap();
+/// // then: cxx_gen on out.rust, write the .rs.h/.rs.cc next to out.header, compile with cc.
+/// ```
+pub struct CxxBuilder {
+    schema_root: PathBuf,
+    files: Vec<PathBuf>,
+    options: CxxOptions,
+    out_dir: Option<PathBuf>,
+}
+
+/// Where [`CxxBuilder::run`] wrote its files.
+#[derive(Clone, Debug)]
+pub struct CxxOutput {
+    /// The Rust module (`#[cxx::bridge] pub mod ffi` plus glue), for `include!`.
+    pub rust: PathBuf,
+    /// Include root holding the generated headers (add it to the C++ include path).
+    pub include_dir: PathBuf,
+    /// Public header `<include_dir>/<header_dir>/<stem>.h`.
+    pub header: PathBuf,
+    /// The header the bridge includes (`<stem>-glue.h`).
+    pub glue_header: PathBuf,
+    /// Where cxx-gen's header for the bridge must go (`<stem>.rs.h`), next to the others.
+    pub bridge_header: PathBuf,
+    /// C++ source to compile.
+    pub source: PathBuf,
+}
+
+impl CxxBuilder {
+    /// `schema_root` is the import root (it contains `mp/proxy.capnp`).
+    pub fn new(schema_root: impl AsRef<Path>) -> Self {
+        CxxBuilder {
+            schema_root: schema_root.as_ref().to_path_buf(),
+            files: Vec::new(),
+            options: CxxOptions {
+                proxies: String::new(),
+                support: "::mphub_cxx::support".into(),
+                cpp_namespace: "mphub::cxx".into(),
+                stem: String::new(),
+                header_dir: "mphub/cxx".into(),
+                rust_impls: Vec::new(),
+            },
+            out_dir: None,
+        }
+    }
+
+    /// Adds a schema file, relative to the schema root.
+    pub fn file(mut self, path: impl AsRef<Path>) -> Self {
+        self.files.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Rust path of the module [`Builder`] generated for the same files (required).
+    pub fn proxies(mut self, path: &str) -> Self {
+        self.options.proxies = path.to_string();
+        self
+    }
+
+    /// Rust path of the support module (default `::mphub_cxx::support`).
+    pub fn support(mut self, path: &str) -> Self {
+        self.options.support = path.to_string();
+        self
+    }
+
+    /// C++ namespace of the public API (default `mphub::cxx`).
+    pub fn cpp_namespace(mut self, ns: &str) -> Self {
+        self.options.cpp_namespace = ns.to_string();
+        self
+    }
+
+    /// Header folder relative to the include root (default `mphub/cxx`).
+    pub fn header_dir(mut self, dir: &str) -> Self {
+        self.options.header_dir = dir.to_string();
+        self
+    }
+
+    /// Name of the generated files and internal namespace (default: the first file's stem).
+    pub fn stem(mut self, stem: &str) -> Self {
+        self.options.stem = stem.to_string();
+        self
+    }
+
+    /// Offers a Rust implementation of `interface` to C++ as `rust<Interface>()`;
+    /// `factory` is the Rust path of a `fn() -> mphub::Cap<<Interface>Client>`.
+    pub fn rust_impl(mut self, interface: &str, factory: &str) -> Self {
+        self.options
+            .rust_impls
+            .push((interface.to_string(), factory.to_string()));
+        self
+    }
+
+    /// Overrides `$OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.out_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Runs capnpc and the C++ bridge emitter; prints `cargo:rerun-if-changed` lines.
+    pub fn run(mut self) -> Result<CxxOutput, BuildError> {
+        if self.options.proxies.is_empty() {
+            return Err(BuildError::Unsupported(
+                "CxxBuilder: set .proxies(path of the mphub_build::Builder module)".into(),
+            ));
+        }
+        if self.options.stem.is_empty() {
+            let first = self.files.first().ok_or_else(|| {
+                BuildError::Unsupported("CxxBuilder: no schema file given".into())
+            })?;
+            self.options.stem = first
+                .file_stem()
+                .map(|s| s.to_string_lossy().replace(['-', '.'], "_"))
+                .unwrap_or_default();
+        }
+        let out_root = match &self.out_dir {
+            Some(d) => d.clone(),
+            None => PathBuf::from(std::env::var("OUT_DIR").map_err(|_| {
+                BuildError::Unsupported("OUT_DIR is not set (call from build.rs)".into())
+            })?),
+        };
+        let out = out_root.join(format!("{}_cxx", self.options.stem));
+        let capnp_dir = out.join("capnp");
+        std::fs::create_dir_all(&capnp_dir)?;
+        let request_path = capnp_dir.join("code_generator_request.bin");
+        let mut cmd = capnpc::CompilerCommand::new();
+        cmd.import_path(&self.schema_root)
+            .output_path(&capnp_dir)
+            .crate_provides("mphub", [model::PROXY_FILE_ID])
+            .raw_code_generator_request_path(&request_path);
+        for f in &self.files {
+            let full = self.schema_root.join(f);
+            println!("cargo:rerun-if-changed={}", full.display());
+            if let Some(dir) = full.parent() {
+                cmd.src_prefix(dir);
+            }
+            cmd.file(&full);
+        }
+        cmd.run()?;
+        let bytes = std::fs::read(&request_path)?;
+        let code = generate_cxx(&bytes, &self.options)?;
+        let include_dir = out.join("include");
+        let header_dir = include_dir.join(&self.options.header_dir);
+        let src_dir = out.join("src");
+        std::fs::create_dir_all(&header_dir)?;
+        std::fs::create_dir_all(&src_dir)?;
+        let stem = &self.options.stem;
+        let output = CxxOutput {
+            rust: out.join("bridge.rs"),
+            header: header_dir.join(format!("{stem}.h")),
+            glue_header: header_dir.join(format!("{stem}-glue.h")),
+            bridge_header: header_dir.join(format!("{stem}.rs.h")),
+            source: src_dir.join(format!("{stem}.cpp")),
+            include_dir,
+        };
+        write_if_changed(&output.rust, &code.rust)?;
+        write_if_changed(&output.header, &code.header)?;
+        write_if_changed(&output.glue_header, &code.glue_header)?;
+        write_if_changed(&output.source, &code.source)?;
+        Ok(output)
+    }
+}
+
+/// Writes `text` unless the file already holds it (keeps C++ rebuilds incremental).
+fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
+    if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
+        return Ok(());
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+/// Generates the C++ bridge (Rust module and C++ files) from a serialized
+/// `CodeGeneratorRequest`.
+pub fn generate_cxx(request: &[u8], options: &CxxOptions) -> Result<CxxCode, BuildError> {
+    let mut slice = request;
+    let message = capnp::serialize::read_message(
+        &mut slice,
+        capnp::message::ReaderOptions {
+            traversal_limit_in_words: Some(64 * 1024 * 1024),
+            nesting_limit: 128,
+        },
+    )?;
+    let req: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
+    let model = model::Model::from_request(req)?;
+    cxx::emit(&model, options)
 }

@@ -15,6 +15,7 @@ const COUNT_ID: u64 = 0xd026_82b3_19f6_9b38;
 const EXCEPTION_ID: u64 = 0x996a_1832_0099_2f88;
 const NAME_ID: u64 = 0xb594_888f_63f4_dbb9;
 const SKIP_ID: u64 = 0x824c_08b8_2695_d8dd;
+const INCLUDE_ID: u64 = 0xb899_f3c1_54fd_b458;
 
 /// A field type, as far as mphub maps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,6 +74,7 @@ pub struct Field {
 /// A struct type.
 #[derive(Clone, Debug)]
 pub struct StructModel {
+    pub id: u64,
     pub name: String,
     pub capnp_path: String,
     pub fields: Vec<Field>,
@@ -85,6 +87,8 @@ pub struct Method {
     pub name: String,
     pub snake: String,
     pub rust_name: String,
+    /// C++ member name: `$Proxy.name` if given, else the capnp name.
+    pub cpp_name: String,
     pub ordinal: u16,
     pub params: Vec<Field>,
     pub results: Vec<Field>,
@@ -99,6 +103,7 @@ impl Method {
 /// A wrapped interface.
 #[derive(Clone, Debug)]
 pub struct Interface {
+    pub id: u64,
     pub name: String,
     pub capnp_path: String,
     pub methods: Vec<Method>,
@@ -108,6 +113,8 @@ pub struct Interface {
 /// Everything to emit for one generation run.
 pub struct Model {
     pub files: Vec<(String, String)>,
+    /// `$Proxy.include` headers of the requested files (the C++ interface declarations).
+    pub includes: Vec<String>,
     pub structs: Vec<StructModel>,
     pub interfaces: Vec<Interface>,
     pub struct_names: HashMap<u64, String>,
@@ -314,12 +321,18 @@ impl Model {
         ctx.file_modules
             .insert(PROXY_FILE_ID, "::mphub::proxy_capnp".to_string());
         let mut files = Vec::new();
+        let mut includes = Vec::new();
         for rf in req.get_requested_files()?.iter() {
             let filename = rf.get_filename()?.to_string()?;
             let base = filename.rsplit('/').next().unwrap_or(&filename).to_string();
             let module = base.replace(".capnp", "_capnp").replace(['-', '.'], "_");
             ctx.file_modules.insert(rf.get_id(), module.clone());
             files.push((module, filename));
+            if let Some(file_node) = ctx.nodes.get(&rf.get_id()) {
+                if let Some(inc) = text_annotation(file_node.get_annotations()?, INCLUDE_ID)? {
+                    includes.push(inc);
+                }
+            }
         }
         let requested: Vec<u64> = req
             .get_requested_files()?
@@ -328,6 +341,7 @@ impl Model {
             .collect();
         let mut model = Model {
             files,
+            includes,
             structs: Vec::new(),
             interfaces: Vec::new(),
             struct_names: HashMap::new(),
@@ -363,6 +377,7 @@ impl Model {
                     let rust = rust_type_name(&name);
                     model.struct_names.insert(id, rust.clone());
                     model.structs.push(StructModel {
+                        id,
                         name: rust,
                         capnp_path: path,
                         fields: ctx.fields(id)?,
@@ -383,10 +398,9 @@ impl Model {
                     let mut methods = Vec::new();
                     for (ordinal, m) in iface.get_methods()?.iter().enumerate() {
                         let mname = m.get_name()?.to_string()?;
-                        let rust_name = match text_annotation(m.get_annotations()?, NAME_ID)? {
-                            Some(n) => snake(&n),
-                            None => snake(&mname),
-                        };
+                        let renamed = text_annotation(m.get_annotations()?, NAME_ID)?;
+                        let rust_name = snake(renamed.as_deref().unwrap_or(&mname));
+                        let cpp_name = renamed.unwrap_or_else(|| mname.clone());
                         let params = ctx.fields(m.get_param_struct_type())?;
                         let mut results = ctx.fields(m.get_result_struct_type())?;
                         for r in results.iter_mut() {
@@ -399,12 +413,14 @@ impl Model {
                             snake: snake(&mname),
                             name: mname,
                             rust_name,
+                            cpp_name,
                             ordinal: ordinal as u16,
                             params,
                             results,
                         });
                     }
                     model.interfaces.push(Interface {
+                        id,
                         name: rust,
                         capnp_path: path,
                         methods,

@@ -1,0 +1,1882 @@
+//! The second emitter: a `#[cxx::bridge]` Rust module plus a C++ header/source pair that
+//! give C++ code the schema's `$Proxy.wrap` interfaces on top of mphub's Rust runtime.
+//!
+//! For every wrapped interface `X` (C++ type `W`, the wrap target) it writes
+//! - C++ `RemoteX : public W`, whose methods call the peer through the Rust client's
+//!   blocking API (callback interfaces, `ProxyCallback<std::function<Sig>>`, get a
+//!   `RemoteX` with `call(...)` and a `std::function<Sig>` adapter instead);
+//! - C++ `XCap`, a capability to serve or pass: a C++ implementation
+//!   (`std::unique_ptr<W>` or, for callbacks, a `std::function`), a remote object, or a
+//!   Rust implementation (`rustX()`, when configured);
+//! - `serve`/`serveFd`/`embed` overloads taking an `XCap`, and `connectX`, `connectXFd`,
+//!   `spawnX` returning `RemoteX` handles;
+//! - Rust glue: `CppX` implements the generated `XServer` trait by calling the C++ object
+//!   on a worker thread, and the `extern "Rust"` functions the C++ side calls.
+//!
+//! Values cross the boundary as cxx shared structs (`FfiS` for struct `S`), `rust::Vec`,
+//! and `rust::Slice<const uint8_t>` (Text and Data are bytes: neither side validates
+//! UTF-8); the generated C++ glue converts them to and from the `$Proxy.include` types.
+//! Errors cross as `[kind] message` texts and become `mphub::cxx::Error` in C++; a
+//! `$Proxy.exception` type crosses through a per-thread slot and is rethrown as itself.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use crate::model::{snake, Field, Interface, Method, Model, StructModel, Ty};
+use crate::BuildError;
+
+/// Settings of one C++ bridge generation.
+#[derive(Clone, Debug)]
+pub struct CxxOptions {
+    /// Rust path of the module that [`crate::Builder`] generated for the same schema
+    /// (its clients, server traits and structs), e.g. `::my_crate::test_schema`.
+    pub proxies: String,
+    /// Rust path of the runtime support module (`mphub_cxx::support` in this repository).
+    pub support: String,
+    /// C++ namespace of the public API, e.g. `mphub::cxx`.
+    pub cpp_namespace: String,
+    /// Short name of the schema (file stem): names the files and the internal namespace
+    /// `<cpp_namespace>::ffi::<stem>`.
+    pub stem: String,
+    /// Folder, relative to an include root, of the generated headers (`mphub/cxx`).
+    pub header_dir: String,
+    /// Rust implementations offered to C++ as `rustX()`: (interface name, Rust path of a
+    /// `fn() -> mphub::Cap<XClient>`).
+    pub rust_impls: Vec<(String, String)>,
+}
+
+/// The generated text.
+pub struct CxxCode {
+    /// Rust: the `#[cxx::bridge]` module `ffi` and the glue, for `include!`.
+    pub rust: String,
+    /// Public C++ header `<header_dir>/<stem>.h`.
+    pub header: String,
+    /// Internal C++ header `<header_dir>/<stem>-glue.h`, included by the bridge.
+    pub glue_header: String,
+    /// C++ source with the glue and the class implementations.
+    pub source: String,
+}
+
+const CPP_KEYWORDS: &[&str] = &[
+    "alignas",
+    "alignof",
+    "and",
+    "asm",
+    "auto",
+    "bool",
+    "break",
+    "case",
+    "catch",
+    "char",
+    "class",
+    "const",
+    "constexpr",
+    "continue",
+    "default",
+    "delete",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "explicit",
+    "export",
+    "extern",
+    "false",
+    "float",
+    "for",
+    "friend",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "mutable",
+    "namespace",
+    "new",
+    "noexcept",
+    "not",
+    "operator",
+    "or",
+    "private",
+    "protected",
+    "public",
+    "register",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "template",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typedef",
+    "typename",
+    "union",
+    "unsigned",
+    "using",
+    "virtual",
+    "void",
+    "volatile",
+    "while",
+    "xor",
+];
+
+fn cpp_ident(name: &str) -> String {
+    if CPP_KEYWORDS.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_string()
+    }
+}
+
+fn camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn cpp_qualified(name: &str) -> String {
+    if name.starts_with("::") {
+        name.to_string()
+    } else {
+        format!("::{name}")
+    }
+}
+
+/// Params the Rust client API takes (no context, threadMap, skipped fields, hasX flags).
+fn visible_params(m: &Method) -> Vec<&Field> {
+    m.params
+        .iter()
+        .filter(|f| !f.skip && !f.is_flag && f.ty != Ty::Context && f.ty != Ty::ThreadMap)
+        .collect()
+}
+
+/// Values a call returns (no flags, no exception slots).
+fn outputs(m: &Method) -> Vec<&Field> {
+    m.results
+        .iter()
+        .filter(|f| !f.skip && !f.is_flag && f.exception.is_none() && f.ty != Ty::ThreadMap)
+        .collect()
+}
+
+fn exceptions(m: &Method) -> Vec<&Field> {
+    m.results.iter().filter(|f| f.exception.is_some()).collect()
+}
+
+fn is_optional_out(f: &Field) -> bool {
+    f.has_flag.is_some() || f.wanted
+}
+
+/// How a method's outputs come back.
+enum Ret<'a> {
+    Unit,
+    /// One output named `result`, not optional.
+    Single(&'a Field),
+    /// A `…Ret` shared struct; `api_single` when the Rust API returns the one value
+    /// itself (an optional `result`), else its `…Output` struct.
+    Struct {
+        api_single: bool,
+    },
+}
+
+struct Gen<'a> {
+    model: &'a Model,
+    o: &'a CxxOptions,
+    structs: HashMap<u64, &'a StructModel>,
+    ifaces: HashMap<u64, &'a Interface>,
+    /// Structs that cross the boundary.
+    used_structs: BTreeSet<u64>,
+    /// Exception structs: (struct id, C++ exception type).
+    declared: Vec<(u64, String)>,
+    /// `::ns::ffi::stem`
+    f: String,
+    p: String,
+    s: String,
+}
+
+impl<'a> Gen<'a> {
+    fn iface(&self, id: u64) -> Result<&'a Interface, BuildError> {
+        self.ifaces.get(&id).copied().ok_or_else(|| {
+            BuildError::Unsupported(format!(
+                "interface {id:#x} has no $Proxy.wrap or is outside this set"
+            ))
+        })
+    }
+
+    fn strct(&self, id: u64) -> Result<&'a StructModel, BuildError> {
+        self.structs
+            .get(&id)
+            .copied()
+            .ok_or_else(|| BuildError::Unsupported(format!("struct {id:#x} outside this set")))
+    }
+
+    fn is_callback(i: &Interface) -> bool {
+        i.wrap.starts_with("ProxyCallback<")
+    }
+
+    /// Bootstrap interfaces (with `construct`, which exchanges ThreadMaps) get
+    /// serve/connect/spawn/embed functions; others only travel as arguments and results.
+    fn is_bootstrap(i: &Interface) -> bool {
+        i.methods.iter().any(|m| m.name == "construct")
+    }
+
+    /// `std::function<Sig>` of a callback interface.
+    fn callback_fn_type(i: &Interface) -> String {
+        let inner = i.wrap.trim_start_matches("ProxyCallback<");
+        let inner = inner.strip_suffix('>').unwrap_or(inner);
+        cpp_qualified(inner.trim())
+    }
+
+    /// The one method of a callback interface.
+    fn callback_method(i: &Interface) -> Result<&Method, BuildError> {
+        let mut ms = i
+            .methods
+            .iter()
+            .filter(|m| m.name != "destroy" && m.name != "construct");
+        match (ms.next(), ms.next()) {
+            (Some(m), None) => Ok(m),
+            _ => Err(BuildError::Unsupported(format!(
+                "callback interface {} must have exactly one method besides destroy",
+                i.name
+            ))),
+        }
+    }
+
+    fn methods(i: &Interface) -> impl Iterator<Item = &Method> {
+        i.methods
+            .iter()
+            .filter(|m| m.name != "destroy" && m.name != "construct")
+    }
+
+    fn collect_struct(&mut self, ty: &Ty) -> Result<(), BuildError> {
+        match ty {
+            Ty::List(inner) => self.collect_struct(inner),
+            Ty::Struct(id) => {
+                if self.used_structs.insert(*id) {
+                    let s = self.strct(*id)?;
+                    for f in s.fields.iter().filter(|f| !f.skip && !f.is_flag) {
+                        self.collect_struct(&f.ty)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn ret<'m>(&self, i: &Interface, m: &'m Method) -> Result<Ret<'m>, BuildError> {
+        let outs = outputs(m);
+        match outs.as_slice() {
+            [] => Ok(Ret::Unit),
+            [one] if one.name == "result" && !is_optional_out(one) => Ok(Ret::Single(one)),
+            many => {
+                if many.iter().any(|f| matches!(f.ty, Ty::Interface(_))) {
+                    return Err(BuildError::Unsupported(format!(
+                        "{}.{}: an interface output must be the only output, named result",
+                        i.name, m.name
+                    )));
+                }
+                Ok(Ret::Struct {
+                    api_single: many.len() == 1 && many[0].name == "result",
+                })
+            }
+        }
+    }
+
+    fn ret_struct_name(i: &Interface, m: &Method) -> String {
+        format!("{}{}Ret", i.name, camel(&m.name))
+    }
+
+    // ---------------------------------------------------------------- Rust types
+
+    /// Bridge (ffi) Rust type of an owned value; `m` is `""` inside the bridge module
+    /// and `"ffi::"` outside it.
+    fn ffi_ty(&self, ty: &Ty, m: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool => "bool".into(),
+            Ty::Int(t) | Ty::Float(t) => (*t).into(),
+            Ty::Text | Ty::Data => "Vec<u8>".into(),
+            Ty::List(inner) => match &**inner {
+                Ty::Text | Ty::Data => format!("Vec<{m}FfiBytes>"),
+                Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Struct(_) => {
+                    format!("Vec<{}>", self.ffi_ty(inner, m)?)
+                }
+                other => {
+                    return Err(BuildError::Unsupported(format!(
+                        "C++ bridge: list of {other:?}"
+                    )))
+                }
+            },
+            Ty::Struct(id) => format!("{m}Ffi{}", self.strct(*id)?.name),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    /// Bridge type of a value passed by the caller (Text/Data borrowed).
+    fn ffi_arg_ty(&self, ty: &Ty, m: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Text | Ty::Data => "&[u8]".into(),
+            _ => self.ffi_ty(ty, m)?,
+        })
+    }
+
+    /// Rust API type (as the generated proxies spell it) of a plain value.
+    fn api_ty(&self, ty: &Ty) -> Result<String, BuildError> {
+        let p = &self.p;
+        Ok(match ty {
+            Ty::Bool => "bool".into(),
+            Ty::Int(t) | Ty::Float(t) => (*t).into(),
+            Ty::Text => "::mphub::Text".into(),
+            Ty::Data => "::std::vec::Vec<u8>".into(),
+            Ty::List(inner) => format!("::std::vec::Vec<{}>", self.api_ty(inner)?),
+            Ty::Struct(id) => format!("{p}::{}", self.strct(*id)?.name),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    /// Rust expression: owned API value → owned ffi value.
+    fn rs_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
+            Ty::Text => format!("({e}).into_bytes()"),
+            Ty::List(inner) => match &**inner {
+                Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                Ty::Text => format!("({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x.into_bytes() }}).collect::<Vec<_>>()"),
+                Ty::Data => format!(
+                    "({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x }}).collect::<Vec<_>>()"
+                ),
+                Ty::Struct(id) => format!(
+                    "({e}).into_iter().map({}_to_ffi).collect::<Vec<_>>()",
+                    snake(&self.strct(*id)?.name)
+                ),
+                other => return Err(BuildError::Unsupported(format!("list of {other:?}"))),
+            },
+            Ty::Struct(id) => format!("{}_to_ffi({e})", snake(&self.strct(*id)?.name)),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    /// Rust expression: owned ffi value → owned API value.
+    fn rs_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
+            Ty::Text => format!("::mphub::Text::from_bytes({e})"),
+            Ty::List(inner) => match &**inner {
+                Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                Ty::Text => format!("({e}).into_iter().map(|x| ::mphub::Text::from_bytes(x.data)).collect::<Vec<_>>()"),
+                Ty::Data => format!("({e}).into_iter().map(|x| x.data).collect::<Vec<_>>()"),
+                Ty::Struct(id) => format!(
+                    "({e}).into_iter().map({}_from_ffi).collect::<Vec<_>>()",
+                    snake(&self.strct(*id)?.name)
+                ),
+                other => return Err(BuildError::Unsupported(format!("list of {other:?}"))),
+            },
+            Ty::Struct(id) => format!("{}_from_ffi({e})", snake(&self.strct(*id)?.name)),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    /// Rust expression: ffi argument (slices for Text/Data) → owned API value.
+    fn rs_from_ffi_arg(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Text => format!("::mphub::Text::from_bytes({e}.to_vec())"),
+            Ty::Data => format!("{e}.to_vec()"),
+            _ => self.rs_from_ffi(ty, e)?,
+        })
+    }
+
+    /// Rust expression: API value (a local binding) → ffi argument (borrowing Text/Data).
+    fn rs_to_ffi_arg(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Text => format!("{e}.as_bytes()"),
+            Ty::Data => format!("&{e}[..]"),
+            _ => self.rs_to_ffi(ty, e)?,
+        })
+    }
+
+    // ---------------------------------------------------------------- C++ types
+
+    /// C++ API type (the `$Proxy.include` header's) of a plain value.
+    fn cpp_ty(&self, ty: &Ty) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool => "bool".into(),
+            Ty::Int(t) => match *t {
+                "i8" => "std::int8_t",
+                "i16" => "std::int16_t",
+                "i32" => "std::int32_t",
+                "i64" => "std::int64_t",
+                "u8" => "std::uint8_t",
+                "u16" => "std::uint16_t",
+                "u32" => "std::uint32_t",
+                _ => "std::uint64_t",
+            }
+            .into(),
+            Ty::Float(t) => if *t == "f32" { "float" } else { "double" }.into(),
+            Ty::Text => "std::string".into(),
+            Ty::Data => "std::vector<unsigned char>".into(),
+            Ty::List(inner) => format!("std::vector<{}>", self.cpp_ty(inner)?),
+            Ty::Struct(id) => {
+                let s = self.strct(*id)?;
+                match &s.wrap {
+                    Some(w) => cpp_qualified(w),
+                    None => {
+                        let fs = Self::struct_fields(s);
+                        if fs.len() != 2 || fs.iter().any(|f| f.has_flag.is_some()) {
+                            return Err(BuildError::Unsupported(format!(
+                                "C++ bridge: struct {} has no $Proxy.wrap and is not a pair of two fields",
+                                s.name
+                            )));
+                        }
+                        format!(
+                            "std::pair<{}, {}>",
+                            self.cpp_ty(&fs[0].ty)?,
+                            self.cpp_ty(&fs[1].ty)?
+                        )
+                    }
+                }
+            }
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    fn cpp_is_scalar(ty: &Ty) -> bool {
+        matches!(ty, Ty::Bool | Ty::Int(_) | Ty::Float(_))
+    }
+
+    /// C++ spelling of the ffi type of an owned value.
+    fn cpp_ffi_ty(&self, ty: &Ty) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool | Ty::Int(_) | Ty::Float(_) => self.cpp_ty(ty)?,
+            Ty::Text | Ty::Data => "::rust::Vec<std::uint8_t>".into(),
+            Ty::List(inner) => match &**inner {
+                Ty::Text | Ty::Data => format!("::rust::Vec<{}::FfiBytes>", self.f),
+                _ => format!("::rust::Vec<{}>", self.cpp_ffi_ty(inner)?),
+            },
+            Ty::Struct(id) => format!("{}::Ffi{}", self.f, self.strct(*id)?.name),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    fn cpp_ffi_arg_ty(&self, ty: &Ty) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Text | Ty::Data => "::rust::Slice<const std::uint8_t>".into(),
+            _ => self.cpp_ffi_ty(ty)?,
+        })
+    }
+
+    /// C++ expression: API value → owned ffi value.
+    fn cpp_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+            Ty::Text | Ty::Data => format!("::mphub::cxx::detail::to_rust_bytes({e})"),
+            Ty::List(inner) if Self::cpp_is_scalar(inner) => {
+                format!("::mphub::cxx::detail::to_rust_vec({e})")
+            }
+            Ty::List(inner) => format!(
+                "[&] {{ {} list_; list_.reserve({e}.size()); for (const auto& x : {e}) list_.push_back({}); return list_; }}()",
+                self.cpp_ffi_ty(ty)?,
+                match &**inner {
+                    Ty::Text | Ty::Data => format!(
+                        "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x)}}",
+                        self.f
+                    ),
+                    _ => self.cpp_to_ffi(inner, "x")?,
+                }
+            ),
+            Ty::Struct(_) => format!("{}::to_ffi({e})", self.f),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    fn cpp_to_ffi_arg(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Text | Ty::Data => format!("::mphub::cxx::detail::to_rust_slice({e})"),
+            _ => self.cpp_to_ffi(ty, e)?,
+        })
+    }
+
+    /// C++ expression: ffi value (owned or slice) → API value.
+    fn cpp_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+            Ty::Text => format!("::mphub::cxx::detail::to_std_string({e})"),
+            Ty::Data => format!("::mphub::cxx::detail::to_std_bytes({e})"),
+            Ty::List(inner) if Self::cpp_is_scalar(inner) => {
+                format!("::mphub::cxx::detail::to_std_vector({e})")
+            }
+            Ty::List(inner) => format!(
+                "[&] {{ {} list_; list_.reserve({e}.size()); for (const auto& x : {e}) list_.push_back({}); return list_; }}()",
+                self.cpp_ty(ty)?,
+                match &**inner {
+                    Ty::Text | Ty::Data => self.cpp_from_ffi(inner, "x.data")?,
+                    _ => self.cpp_from_ffi(inner, "x")?,
+                }
+            ),
+            Ty::Struct(_) => format!("{}::from_ffi({e})", self.f),
+            other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    fn struct_fields(s: &StructModel) -> Vec<&Field> {
+        s.fields.iter().filter(|f| !f.skip && !f.is_flag).collect()
+    }
+
+    // ---------------------------------------------------------------- signatures
+
+    /// Names of params that are `wantX` flags of an output (hidden in C++).
+    fn want_params(m: &Method) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        for r in outputs(m).into_iter().filter(|r| r.wanted) {
+            out.insert(format!("want{}", camel(&r.name)), r.name.clone());
+        }
+        out
+    }
+
+    fn in_out(m: &Method, name: &str) -> bool {
+        outputs(m).iter().any(|r| r.name == name)
+    }
+
+    /// The C++ signature of a method: (return type, [(param type, param name)]).
+    fn cpp_sig(&self, m: &Method) -> Result<(String, Vec<(String, String)>), BuildError> {
+        let wants = Self::want_params(m);
+        let mut args = Vec::new();
+        for p in visible_params(m) {
+            if wants.contains_key(&p.name) {
+                continue;
+            }
+            let name = cpp_ident(&p.name);
+            let t = match &p.ty {
+                Ty::Interface(id) => {
+                    let i = self.iface(*id)?;
+                    if Self::is_callback(i) {
+                        Self::callback_fn_type(i)
+                    } else {
+                        format!("{}&", cpp_qualified(&i.wrap))
+                    }
+                }
+                ty if Self::in_out(m, &p.name) => {
+                    if p.has_flag.is_some() {
+                        format!("std::optional<{}>&", self.cpp_ty(ty)?)
+                    } else {
+                        format!("{}&", self.cpp_ty(ty)?)
+                    }
+                }
+                ty if p.has_flag.is_some() => format!("const std::optional<{}>&", self.cpp_ty(ty)?),
+                ty if Self::cpp_is_scalar(ty) => self.cpp_ty(ty)?,
+                ty => format!("const {}&", self.cpp_ty(ty)?),
+            };
+            args.push((t, name));
+        }
+        let mut ret = "void".to_string();
+        for r in outputs(m) {
+            if visible_params(m).iter().any(|p| p.name == r.name) {
+                continue; // in/out: already a reference param
+            }
+            if r.name == "result" {
+                ret = match &r.ty {
+                    Ty::Interface(id) => {
+                        let i = self.iface(*id)?;
+                        if Self::is_callback(i) {
+                            return Err(BuildError::Unsupported(format!(
+                                "C++ bridge: {} returns a callback",
+                                m.name
+                            )));
+                        }
+                        format!("std::unique_ptr<{}>", cpp_qualified(&i.wrap))
+                    }
+                    ty if r.has_flag.is_some() => format!("std::optional<{}>", self.cpp_ty(ty)?),
+                    ty => self.cpp_ty(ty)?,
+                };
+                continue;
+            }
+            if matches!(r.ty, Ty::Interface(_)) {
+                return Err(BuildError::Unsupported(format!(
+                    "C++ bridge: {}: interface out-parameter",
+                    m.name
+                )));
+            }
+            let t = if r.wanted {
+                format!("{}*", self.cpp_ty(&r.ty)?)
+            } else if r.has_flag.is_some() {
+                format!("std::optional<{}>&", self.cpp_ty(&r.ty)?)
+            } else {
+                format!("{}&", self.cpp_ty(&r.ty)?)
+            };
+            args.push((t, cpp_ident(&r.name)));
+        }
+        Ok((ret, args))
+    }
+
+    fn join_args(args: &[(String, String)]) -> String {
+        args.iter()
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Generates the bridge for `model`.
+pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
+    let ns = o.cpp_namespace.trim_start_matches("::").to_string();
+    let mut g = Gen {
+        model,
+        o,
+        structs: model.structs.iter().map(|s| (s.id, s)).collect(),
+        ifaces: model.interfaces.iter().map(|i| (i.id, i)).collect(),
+        used_structs: BTreeSet::new(),
+        declared: Vec::new(),
+        f: format!("::{ns}::ffi::{}", o.stem),
+        p: o.proxies.clone(),
+        s: o.support.clone(),
+    };
+    for (name, _) in &o.rust_impls {
+        if !model.interfaces.iter().any(|i| &i.name == name) {
+            return Err(BuildError::Unsupported(format!(
+                "rust_impl names interface {name}, which is not a wrapped interface of this schema"
+            )));
+        }
+    }
+    for i in &model.interfaces {
+        for m in Gen::methods(i) {
+            for f in m.params.iter().chain(m.results.iter()) {
+                g.collect_struct(&f.ty)?;
+            }
+            for e in exceptions(m) {
+                let Ty::Struct(id) = e.ty else {
+                    return Err(BuildError::Unsupported(format!(
+                        "C++ bridge: {}.{}: $Proxy.exception on a non-struct field",
+                        i.name, m.name
+                    )));
+                };
+                let t = e.exception.clone().unwrap_or_default();
+                if !g.declared.iter().any(|(d, _)| *d == id) {
+                    g.declared.push((id, t));
+                }
+            }
+        }
+    }
+    let rust = g.rust()?;
+    let glue_header = g.glue_header()?;
+    let header = g.header()?;
+    let source = g.source()?;
+    Ok(CxxCode {
+        rust,
+        header,
+        glue_header,
+        source,
+    })
+}
+
+impl Gen<'_> {
+    fn ns_open(&self) -> String {
+        self.o
+            .cpp_namespace
+            .trim_start_matches("::")
+            .split("::")
+            .map(|p| format!("namespace {p} {{"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn ns_close(&self) -> String {
+        self.o
+            .cpp_namespace
+            .trim_start_matches("::")
+            .split("::")
+            .map(|_| "}")
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn ffi_ns_open(&self) -> String {
+        format!(
+            "{} namespace ffi {{ namespace {} {{",
+            self.ns_open(),
+            self.o.stem
+        )
+    }
+
+    fn ffi_ns_close(&self) -> String {
+        format!("}} }} {}", self.ns_close())
+    }
+
+    fn header_path(&self, suffix: &str) -> String {
+        format!("{}/{}{}", self.o.header_dir, self.o.stem, suffix)
+    }
+
+    // ================================================================ Rust
+
+    fn rust(&self) -> Result<String, BuildError> {
+        let (p, s) = (&self.p, &self.s);
+        let mut bridge = String::new();
+        let mut glue = String::new();
+        let mut rust_fns = String::new();
+        let mut cpp_fns = String::new();
+
+        // shared structs
+        writeln!(bridge, "    /// Bytes of a Text or Data list element.\n    #[derive(Default)]\n    struct FfiBytes {{\n        data: Vec<u8>,\n    }}").ok();
+        for id in &self.used_structs {
+            let st = self.strct(*id)?;
+            writeln!(
+                bridge,
+                "    /// Struct `{}` at the boundary.\n    #[derive(Default)]\n    struct Ffi{} {{",
+                st.name, st.name
+            )
+            .ok();
+            for f in Self::struct_fields(st) {
+                writeln!(bridge, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
+                if f.has_flag.is_some() {
+                    writeln!(bridge, "        has_{}: bool,", f.snake).ok();
+                }
+            }
+            writeln!(bridge, "    }}").ok();
+            // conversions
+            let fields = Self::struct_fields(st);
+            writeln!(
+                glue,
+                "#[allow(dead_code)]\nfn {}_to_ffi(v: {p}::{}) -> ffi::Ffi{} {{",
+                snake(&st.name),
+                st.name,
+                st.name
+            )
+            .ok();
+            for f in &fields {
+                if f.has_flag.is_some() {
+                    writeln!(glue, "    let ({0}, has_{0}) = match v.{0} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?).ok();
+                } else {
+                    writeln!(
+                        glue,
+                        "    let {} = {};",
+                        f.snake,
+                        self.rs_to_ffi(&f.ty, &format!("v.{}", f.snake))?
+                    )
+                    .ok();
+                }
+            }
+            write!(glue, "    ffi::Ffi{} {{ ", st.name).ok();
+            for f in &fields {
+                write!(glue, "{}, ", f.snake).ok();
+                if f.has_flag.is_some() {
+                    write!(glue, "has_{}, ", f.snake).ok();
+                }
+            }
+            writeln!(glue, "}}\n}}\n").ok();
+            writeln!(
+                glue,
+                "#[allow(dead_code)]\nfn {}_from_ffi(v: ffi::Ffi{}) -> {p}::{} {{",
+                snake(&st.name),
+                st.name,
+                st.name
+            )
+            .ok();
+            write!(glue, "    {p}::{} {{ ", st.name).ok();
+            for f in &fields {
+                let conv = self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?;
+                if f.has_flag.is_some() {
+                    write!(
+                        glue,
+                        "{}: if v.has_{} {{ Some({conv}) }} else {{ None }}, ",
+                        f.snake, f.snake
+                    )
+                    .ok();
+                } else {
+                    write!(glue, "{}: {conv}, ", f.snake).ok();
+                }
+            }
+            writeln!(glue, "}}\n}}\n").ok();
+        }
+
+        // server handle
+        writeln!(bridge, "    extern \"Rust\" {{\n        type ServerBox;\n        fn server_stop(server: &mut ServerBox);\n        fn server_wait(server: &ServerBox, timeout_ms: i64) -> bool;\n        fn server_path(server: &ServerBox) -> String;\n    }}").ok();
+        writeln!(glue, "/// A running server (socket listener or one connection) for C++.\npub struct ServerBox({s}::ServerHandle);\n").ok();
+        writeln!(glue, "fn server_stop(server: &mut ServerBox) {{ server.0.stop(); }}\nfn server_wait(server: &ServerBox, timeout_ms: i64) -> bool {{ server.0.wait(timeout_ms) }}\nfn server_path(server: &ServerBox) -> String {{ server.0.path() }}\n").ok();
+
+        // declared exceptions
+        for (id, ty) in &self.declared {
+            let st = self.strct(*id)?;
+            let sn = snake(&st.name);
+            writeln!(
+                rust_fns,
+                "        fn take_declared_{sn}() -> Ffi{};",
+                st.name
+            )
+            .ok();
+            writeln!(
+                cpp_fns,
+                "        fn take_cpp_declared_{sn}() -> Ffi{};",
+                st.name
+            )
+            .ok();
+            writeln!(glue, "thread_local! {{\n    static DECLARED_{}: ::std::cell::RefCell<Option<{p}::{}>> = const {{ ::std::cell::RefCell::new(None) }};\n}}\n", sn.to_uppercase(), st.name).ok();
+            writeln!(glue, "fn take_declared_{sn}() -> ffi::Ffi{} {{\n    DECLARED_{}.with(|d| d.borrow_mut().take()).map({sn}_to_ffi).unwrap_or_default()\n}}\n", st.name, sn.to_uppercase()).ok();
+            let _ = ty;
+        }
+        // error conversions
+        writeln!(
+            glue,
+            "#[allow(dead_code)]\nfn to_bridge_error(e: ::mphub::Error) -> {s}::BridgeError {{"
+        )
+        .ok();
+        for (id, ty) in &self.declared {
+            let st = self.strct(*id)?;
+            writeln!(glue, "    if let Some(v) = e.declared_as::<{p}::{}>() {{\n        DECLARED_{}.with(|d| *d.borrow_mut() = Some(v.clone()));\n        return {s}::BridgeError::declared({ty:?}, &e);\n    }}", st.name, snake(&st.name).to_uppercase()).ok();
+        }
+        writeln!(glue, "    {s}::BridgeError::from(e)\n}}\n").ok();
+        writeln!(
+            glue,
+            "#[allow(dead_code)]\nfn from_cpp_error(e: ::cxx::Exception) -> ::mphub::Error {{"
+        )
+        .ok();
+        for (id, ty) in &self.declared {
+            let st = self.strct(*id)?;
+            writeln!(glue, "    if {s}::is_declared_marker(e.what(), {ty:?}) {{\n        return ::mphub::Error::declared({ty:?}, {}_from_ffi(ffi::take_cpp_declared_{}()));\n    }}", snake(&st.name), snake(&st.name)).ok();
+        }
+        writeln!(glue, "    {s}::cpp_failure(&e)\n}}\n").ok();
+
+        for i in &self.model.interfaces {
+            self.rust_iface(i, &mut bridge, &mut glue, &mut rust_fns, &mut cpp_fns)?;
+        }
+        for (name, path) in &self.o.rust_impls {
+            let pre = snake(name);
+            writeln!(
+                rust_fns,
+                "        fn rust_{pre}() -> Result<Box<{name}Cap>>;"
+            )
+            .ok();
+            writeln!(glue, "fn rust_{pre}() -> ::std::result::Result<Box<{name}Cap>, {s}::BridgeError> {{\n    {s}::guard(|| Ok(Box::new({name}Cap({path}()))))\n}}\n").ok();
+        }
+
+        let mut out = String::new();
+        writeln!(
+            out,
+            "// @generated by mphub-build (C++ bridge emitter). Do not edit."
+        )
+        .ok();
+        writeln!(out, "#[allow(clippy::all, missing_docs, dead_code, unused_variables, unused_mut, clippy::needless_lifetimes)]").ok();
+        writeln!(
+            out,
+            "#[::cxx::bridge(namespace = \"{}::ffi::{}\")]\npub mod ffi {{",
+            self.o.cpp_namespace.trim_start_matches("::"),
+            self.o.stem
+        )
+        .ok();
+        out.push_str(&bridge);
+        writeln!(out, "    extern \"Rust\" {{").ok();
+        out.push_str(&rust_fns);
+        writeln!(out, "    }}").ok();
+        writeln!(
+            out,
+            "    unsafe extern \"C++\" {{\n        include!(\"{}\");",
+            self.header_path("-glue.h")
+        )
+        .ok();
+        out.push_str(&cpp_fns);
+        writeln!(out, "    }}\n}}\n").ok();
+        out.push_str(&glue);
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn rust_iface(
+        &self,
+        i: &Interface,
+        bridge: &mut String,
+        glue: &mut String,
+        rust_fns: &mut String,
+        cpp_fns: &mut String,
+    ) -> Result<(), BuildError> {
+        let (p, s) = (&self.p, &self.s);
+        let n = &i.name;
+        let pre = snake(n);
+        writeln!(
+            rust_fns,
+            "        type {n}ClientBox;\n        type {n}Cap;\n        fn {pre}_is_null(client: &{n}ClientBox) -> bool;\n        fn {pre}_cap_null() -> Box<{n}Cap>;\n        fn {pre}_cap_from_client(client: &{n}ClientBox) -> Box<{n}Cap>;\n        fn {pre}_cap_from_cpp(holder: UniquePtr<{n}Holder>) -> Result<Box<{n}Cap>>;"
+        )
+        .ok();
+        writeln!(cpp_fns, "        type {n}Holder;").ok();
+        writeln!(glue, "/// A `{n}Client` (or null) held by C++.\npub struct {n}ClientBox {{\n    client: Option<{p}::{n}Client>,\n    keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>,\n}}\n").ok();
+        writeln!(glue, "impl {n}ClientBox {{\n    fn new(client: Option<{p}::{n}Client>) -> Box<Self> {{\n        let keep = client.as_ref().map({s}::RuntimeKeep::of);\n        Box::new({n}ClientBox {{ client, keep }})\n    }}\n    fn get(&self) -> ::std::result::Result<&{p}::{n}Client, {s}::BridgeError> {{\n        self.client.as_ref().ok_or_else(|| {s}::BridgeError::usage(\"call on a null {n}\"))\n    }}\n}}\n").ok();
+        writeln!(glue, "/// A `{n}` capability to serve or pass.\npub struct {n}Cap(::mphub::Cap<{p}::{n}Client>);\n").ok();
+        writeln!(glue, "fn {pre}_is_null(client: &{n}ClientBox) -> bool {{ client.client.is_none() }}\nfn {pre}_cap_null() -> Box<{n}Cap> {{ Box::new({n}Cap(::mphub::Cap::null())) }}\nfn {pre}_cap_from_client(client: &{n}ClientBox) -> Box<{n}Cap> {{ Box::new({n}Cap(client.client.clone().into())) }}").ok();
+        writeln!(glue, "fn {pre}_cap_from_cpp(holder: ::cxx::UniquePtr<ffi::{n}Holder>) -> ::std::result::Result<Box<{n}Cap>, {s}::BridgeError> {{\n    {s}::guard(|| {{\n        let Some(holder) = {s}::Holder::new(holder) else {{ return Ok({pre}_cap_null()) }};\n        Ok(Box::new({n}Cap({p}::{n}Client::local(::std::sync::Arc::new(Cpp{n}(::std::sync::Arc::new(holder)))))))\n    }})\n}}\n").ok();
+        writeln!(glue, "// SAFETY: the C++ object behind a holder is called from several threads; the\n// contract (doc/cxx-bridge.md) requires C++ implementations to be thread-safe.\nunsafe impl Send for ffi::{n}Holder {{}}\nunsafe impl Sync for ffi::{n}Holder {{}}\n").ok();
+        if Self::is_bootstrap(i) {
+            writeln!(bridge, "    /// A spawned `{n}` server process and the client for it.\n    struct {n}Spawned {{\n        client: Box<{n}ClientBox>,\n        pid: i32,\n    }}\n    /// An in-process `{n}` server and the client for it.\n    struct {n}Embedded {{\n        server: Box<ServerBox>,\n        client: Box<{n}ClientBox>,\n    }}").ok();
+            writeln!(rust_fns, "        fn {pre}_connect(path: &str) -> Result<Box<{n}ClientBox>>;\n        fn {pre}_connect_fd(fd: i32) -> Result<Box<{n}ClientBox>>;\n        fn {pre}_spawn(program: &str) -> Result<{n}Spawned>;\n        fn {pre}_serve(cap: Box<{n}Cap>, path: &str) -> Result<Box<ServerBox>>;\n        fn {pre}_serve_fd(cap: Box<{n}Cap>, fd: i32) -> Result<Box<ServerBox>>;\n        fn {pre}_embed(cap: Box<{n}Cap>) -> Result<{n}Embedded>;").ok();
+            writeln!(glue, "fn {pre}_connect(path: &str) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::new(Some({s}::connect::<{p}::{n}Client>(path)?))) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_connect_fd(fd: i32) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::new(Some({s}::connect_fd::<{p}::{n}Client>(fd)?))) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_spawn(program: &str) -> ::std::result::Result<ffi::{n}Spawned, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (c, pid) = {s}::spawn::<{p}::{n}Client>(program)?; Ok(ffi::{n}Spawned {{ client: {n}ClientBox::new(Some(c)), pid }}) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_serve(cap: Box<{n}Cap>, path: &str) -> ::std::result::Result<Box<ServerBox>, {s}::BridgeError> {{\n    {s}::guard(|| Ok(Box::new(ServerBox({s}::ServerHandle::listen(path, cap.0)?))))\n}}").ok();
+            writeln!(glue, "fn {pre}_serve_fd(cap: Box<{n}Cap>, fd: i32) -> ::std::result::Result<Box<ServerBox>, {s}::BridgeError> {{\n    {s}::guard(|| Ok(Box::new(ServerBox({s}::ServerHandle::serve_fd(fd, cap.0)?))))\n}}").ok();
+            writeln!(glue, "fn {pre}_embed(cap: Box<{n}Cap>) -> ::std::result::Result<ffi::{n}Embedded, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (server, c) = {s}::embed::<{p}::{n}Client>(cap.0)?; Ok(ffi::{n}Embedded {{ server: Box::new(ServerBox(server)), client: {n}ClientBox::new(Some(c)) }}) }})\n}}\n").ok();
+        }
+
+        // ---- the C++ implementation adapter (Rust server trait → C++ holder)
+        writeln!(glue, "/// Serves `{n}` by calling a C++ implementation on a worker thread.\npub struct Cpp{n}(::std::sync::Arc<{s}::Holder<ffi::{n}Holder>>);\n").ok();
+        let mut adapter = String::new();
+        let mut free = String::new();
+        for m in Self::methods(i) {
+            self.rust_method(i, m, bridge, rust_fns, cpp_fns, &mut free, &mut adapter)?;
+        }
+        writeln!(glue, "impl {p}::{n}Server for Cpp{n} {{\n{adapter}}}\n").ok();
+        glue.push_str(&free);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_lines)]
+    #[allow(clippy::too_many_arguments)]
+    fn rust_method(
+        &self,
+        i: &Interface,
+        m: &Method,
+        bridge: &mut String,
+        rust_fns: &mut String,
+        cpp_fns: &mut String,
+        free: &mut String,
+        adapter: &mut String,
+    ) -> Result<(), BuildError> {
+        let (p, s) = (&self.p, &self.s);
+        let n = &i.name;
+        let pre = snake(n);
+        let ret = self.ret(i, m)?;
+        let ret_struct = Self::ret_struct_name(i, m);
+        // bridge return types
+        let (client_ret, holder_ret, ret_rs) = match &ret {
+            Ret::Unit => ("()".to_string(), "()".to_string(), "()".to_string()),
+            Ret::Single(f) => match &f.ty {
+                Ty::Interface(id) => {
+                    let t = &self.iface(*id)?.name;
+                    (
+                        format!("Box<{t}ClientBox>"),
+                        format!("Box<{t}Cap>"),
+                        format!("Box<{t}ClientBox>"),
+                    )
+                }
+                ty => (
+                    self.ffi_ty(ty, "")?,
+                    self.ffi_ty(ty, "")?,
+                    self.ffi_ty(ty, "ffi::")?,
+                ),
+            },
+            Ret::Struct { .. } => (
+                ret_struct.clone(),
+                ret_struct.clone(),
+                format!("ffi::{ret_struct}"),
+            ),
+        };
+        if let Ret::Struct { .. } = ret {
+            let mut st = format!("    /// Outputs of `{n}.{}`.\n    #[derive(Default)]\n    struct {ret_struct} {{\n", m.name);
+            for f in outputs(m) {
+                writeln!(st, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
+                if is_optional_out(f) {
+                    writeln!(st, "        has_{}: bool,", f.snake).ok();
+                }
+            }
+            st.push_str("    }\n");
+            bridge.push_str(&st);
+        }
+        // ---- bridge params
+        let mut client_params = vec![format!("client: &{n}ClientBox")];
+        let mut params_rs = client_params.clone();
+        let mut holder_params = vec![format!("holder: &{n}Holder")];
+        for prm in visible_params(m) {
+            match &prm.ty {
+                Ty::Interface(id) => {
+                    let t = &self.iface(*id)?.name;
+                    client_params.push(format!("{}: Box<{t}Cap>", prm.snake));
+                    params_rs.push(format!("{}: Box<{t}Cap>", prm.snake));
+                    holder_params.push(format!("{}: Box<{t}ClientBox>", prm.snake));
+                }
+                ty => {
+                    client_params.push(format!("{}: {}", prm.snake, self.ffi_arg_ty(ty, "")?));
+                    params_rs.push(format!("{}: {}", prm.snake, self.ffi_arg_ty(ty, "ffi::")?));
+                    holder_params.push(format!("{}: {}", prm.snake, self.ffi_arg_ty(ty, "")?));
+                    if prm.has_flag.is_some() {
+                        client_params.push(format!("has_{}: bool", prm.snake));
+                        params_rs.push(format!("has_{}: bool", prm.snake));
+                        holder_params.push(format!("has_{}: bool", prm.snake));
+                    }
+                }
+            }
+        }
+        let result_of = |t: &str| {
+            if t == "()" {
+                "Result<()>".to_string()
+            } else {
+                format!("Result<{t}>")
+            }
+        };
+        writeln!(
+            rust_fns,
+            "        fn {pre}_call_{}({}) -> {};",
+            m.snake,
+            client_params.join(", "),
+            result_of(&client_ret)
+        )
+        .ok();
+        writeln!(
+            cpp_fns,
+            "        fn {pre}_holder_{}({}) -> {};",
+            m.snake,
+            holder_params.join(", "),
+            result_of(&holder_ret)
+        )
+        .ok();
+
+        // ---- client function (C++ → Rust client)
+        let mut body = String::new();
+        let mut call_args = Vec::new();
+        for prm in visible_params(m) {
+            let v = format!("p_{}", prm.snake);
+            match &prm.ty {
+                Ty::Interface(_) => {
+                    writeln!(body, "        let {v} = {}.0;", prm.snake).ok();
+                }
+                ty if prm.has_flag.is_some() => {
+                    writeln!(
+                        body,
+                        "        let {v} = if has_{0} {{ Some({1}) }} else {{ None }};",
+                        prm.snake,
+                        self.rs_from_ffi_arg(ty, &prm.snake)?
+                    )
+                    .ok();
+                }
+                ty => {
+                    writeln!(
+                        body,
+                        "        let {v} = {};",
+                        self.rs_from_ffi_arg(ty, &prm.snake)?
+                    )
+                    .ok();
+                }
+            }
+            call_args.push(v);
+        }
+        writeln!(
+            body,
+            "        let out = client.get()?.{}_blocking({}).map_err(to_bridge_error)?;",
+            m.rust_name,
+            call_args.join(", ")
+        )
+        .ok();
+        match &ret {
+            Ret::Unit => {
+                writeln!(body, "        let () = out;\n        Ok(())").ok();
+            }
+            Ret::Single(f) => match &f.ty {
+                Ty::Interface(id) => {
+                    let t = &self.iface(*id)?.name;
+                    writeln!(body, "        Ok({t}ClientBox::new(out))").ok();
+                }
+                ty => {
+                    writeln!(body, "        Ok({})", self.rs_to_ffi(ty, "out")?).ok();
+                }
+            },
+            Ret::Struct { api_single } => {
+                writeln!(
+                    body,
+                    "        #[allow(clippy::needless_update)]\n        let mut r = ffi::{ret_struct}::default();"
+                )
+                .ok();
+                for f in outputs(m) {
+                    let src = if *api_single {
+                        "out".to_string()
+                    } else {
+                        format!("out.{}", f.snake)
+                    };
+                    if is_optional_out(f) {
+                        writeln!(
+                            body,
+                            "        if let Some(x) = {src} {{ r.{0} = {1}; r.has_{0} = true; }}",
+                            f.snake,
+                            self.rs_to_ffi(&f.ty, "x")?
+                        )
+                        .ok();
+                    } else {
+                        writeln!(
+                            body,
+                            "        r.{} = {};",
+                            f.snake,
+                            self.rs_to_ffi(&f.ty, &src)?
+                        )
+                        .ok();
+                    }
+                }
+                writeln!(body, "        Ok(r)").ok();
+            }
+        }
+        writeln!(
+            free,
+            "#[allow(clippy::too_many_arguments)]\nfn {pre}_call_{}({}) -> ::std::result::Result<{ret_rs}, {s}::BridgeError> {{\n    {s}::guard(move || {{\n{body}    }})\n}}\n",
+            m.snake,
+            params_rs.join(", ")
+        )
+        .ok();
+
+        // ---- adapter method (Rust server trait → C++ holder)
+        let mut sig = String::new();
+        for prm in visible_params(m) {
+            let t = match &prm.ty {
+                Ty::Interface(id) => format!(
+                    "::std::option::Option<{p}::{}Client>",
+                    self.iface(*id)?.name
+                ),
+                ty if prm.has_flag.is_some() => {
+                    format!("::std::option::Option<{}>", self.api_ty(ty)?)
+                }
+                ty => self.api_ty(ty)?,
+            };
+            write!(sig, ", {}: {t}", prm.snake).ok();
+        }
+        let api_ret = match &ret {
+            Ret::Unit => "()".to_string(),
+            Ret::Single(f) => match &f.ty {
+                Ty::Interface(id) => {
+                    format!("::mphub::Cap<{p}::{}Client>", self.iface(*id)?.name)
+                }
+                ty => self.api_ty(ty)?,
+            },
+            Ret::Struct { api_single: true } => {
+                let f = outputs(m)[0];
+                format!("::std::option::Option<{}>", self.api_ty(&f.ty)?)
+            }
+            Ret::Struct { api_single: false } => {
+                format!("{p}::{}{}Output", n, camel(&m.name))
+            }
+        };
+        let mut conv = String::new();
+        let mut args = vec!["holder.get()".to_string()];
+        for prm in visible_params(m) {
+            match &prm.ty {
+                Ty::Interface(id) => {
+                    let t = &self.iface(*id)?.name;
+                    args.push(format!("{t}ClientBox::new({})", prm.snake));
+                }
+                ty if prm.has_flag.is_some() => {
+                    let owned = matches!(ty, Ty::Text | Ty::Data);
+                    writeln!(
+                        conv,
+                        "            let ({0}, has_{0}) = match {0} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};",
+                        prm.snake,
+                        self.rs_to_ffi(ty, "x")?
+                    )
+                    .ok();
+                    if owned {
+                        args.push(format!("&{}[..]", prm.snake));
+                    } else {
+                        args.push(prm.snake.clone());
+                    }
+                    args.push(format!("has_{}", prm.snake));
+                }
+                ty => {
+                    args.push(self.rs_to_ffi_arg(ty, &prm.snake)?);
+                }
+            }
+        }
+        let mut back = String::new();
+        match &ret {
+            Ret::Unit => {
+                writeln!(back, "            let () = r;\n            Ok(())").ok();
+            }
+            Ret::Single(f) => match &f.ty {
+                Ty::Interface(_) => {
+                    writeln!(back, "            Ok(r.0)").ok();
+                }
+                ty => {
+                    writeln!(back, "            Ok({})", self.rs_from_ffi(ty, "r")?).ok();
+                }
+            },
+            Ret::Struct { api_single: true } => {
+                let f = outputs(m)[0];
+                writeln!(
+                    back,
+                    "            Ok(if r.has_{0} {{ Some({1}) }} else {{ None }})",
+                    f.snake,
+                    self.rs_from_ffi(&f.ty, &format!("r.{}", f.snake))?
+                )
+                .ok();
+            }
+            Ret::Struct { api_single: false } => {
+                write!(back, "            Ok({api_ret} {{ ").ok();
+                for f in outputs(m) {
+                    let v = self.rs_from_ffi(&f.ty, &format!("r.{}", f.snake))?;
+                    if is_optional_out(f) {
+                        write!(
+                            back,
+                            "{}: if r.has_{} {{ Some({v}) }} else {{ None }}, ",
+                            f.snake, f.snake
+                        )
+                        .ok();
+                    } else {
+                        write!(back, "{}: {v}, ", f.snake).ok();
+                    }
+                }
+                writeln!(back, "}})").ok();
+            }
+        }
+        writeln!(adapter, "    #[allow(clippy::too_many_arguments)]\n    async fn {}(&self, cx: &::mphub::CallContext{sig}) -> ::mphub::Result<{api_ret}> {{\n        let holder = self.0.clone();\n        {s}::run_cpp(cx, move || {{\n{conv}            let r = ffi::{pre}_holder_{}({}).map_err(from_cpp_error)?;\n{back}        }})\n        .await\n    }}", m.rust_name, m.snake, args.join(", ")).ok();
+        Ok(())
+    }
+}
+
+/// C++ emitters.
+impl Gen<'_> {
+    /// C++ spelling of the wrapped type an interface maps to.
+    fn cpp_wrap(i: &Interface) -> String {
+        if Self::is_callback(i) {
+            Self::callback_fn_type(i)
+        } else {
+            cpp_qualified(&i.wrap)
+        }
+    }
+
+    fn remote(&self, i: &Interface) -> String {
+        format!(
+            "::{}::Remote{}",
+            self.o.cpp_namespace.trim_start_matches("::"),
+            i.name
+        )
+    }
+
+    /// C++ return type of the `…_holder_…` / `…_call_…` glue functions.
+    fn cpp_glue_ret(&self, i: &Interface, m: &Method, holder: bool) -> Result<String, BuildError> {
+        Ok(match self.ret(i, m)? {
+            Ret::Unit => "void".into(),
+            Ret::Single(f) => match &f.ty {
+                Ty::Interface(id) => {
+                    let t = &self.iface(*id)?.name;
+                    if holder {
+                        format!("::rust::Box<{}::{t}Cap>", self.f)
+                    } else {
+                        format!("::rust::Box<{}::{t}ClientBox>", self.f)
+                    }
+                }
+                ty => self.cpp_ffi_ty(ty)?,
+            },
+            Ret::Struct { .. } => format!("{}::{}", self.f, Self::ret_struct_name(i, m)),
+        })
+    }
+
+    fn glue_header(&self) -> Result<String, BuildError> {
+        let f = &self.f;
+        let mut o = String::new();
+        writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n// Internal: declarations the cxx bridge of schema `{}` needs.\n#pragma once\n", self.o.stem).ok();
+        writeln!(o, "#include <cstdint>\n#include <functional>\n#include <memory>\n\n#include <mphub/cxx/common.h>").ok();
+        for inc in &self.model.includes {
+            writeln!(o, "#include <{inc}>").ok();
+        }
+        writeln!(o, "\n{}", self.ffi_ns_open()).ok();
+        writeln!(o, "struct FfiBytes;\nstruct ServerBox;").ok();
+        for id in &self.used_structs {
+            writeln!(o, "struct Ffi{};", self.strct(*id)?.name).ok();
+        }
+        for i in &self.model.interfaces {
+            let n = &i.name;
+            writeln!(o, "struct {n}ClientBox;\nstruct {n}Cap;").ok();
+            if Self::is_bootstrap(i) {
+                writeln!(o, "struct {n}Spawned;\nstruct {n}Embedded;").ok();
+            }
+            for m in Self::methods(i) {
+                if let Ret::Struct { .. } = self.ret(i, m)? {
+                    writeln!(o, "struct {};", Self::ret_struct_name(i, m)).ok();
+                }
+            }
+            writeln!(o, "//! Owns (or borrows for one call) the C++ object serving a `{n}`.\nstruct {n}Holder : ::mphub::cxx::detail::Holder<{}> {{\n    using Holder::Holder;\n}};", Self::cpp_wrap(i)).ok();
+        }
+        for i in &self.model.interfaces {
+            for m in Self::methods(i) {
+                let ret = self.cpp_glue_ret(i, m, true)?;
+                let params = self.cpp_holder_params(i, m)?;
+                writeln!(
+                    o,
+                    "{ret} {}_holder_{}({});",
+                    snake(&i.name),
+                    m.snake,
+                    params.join(", ")
+                )
+                .ok();
+            }
+        }
+        for (id, _) in &self.declared {
+            let st = self.strct(*id)?;
+            writeln!(o, "Ffi{} take_cpp_declared_{}();", st.name, snake(&st.name)).ok();
+        }
+        writeln!(o, "{}", self.ffi_ns_close()).ok();
+        let _ = f;
+        Ok(o)
+    }
+
+    fn cpp_holder_params(&self, i: &Interface, m: &Method) -> Result<Vec<String>, BuildError> {
+        let mut v = vec![format!("const {}Holder& holder", i.name)];
+        for prm in visible_params(m) {
+            match &prm.ty {
+                Ty::Interface(id) => v.push(format!(
+                    "::rust::Box<{}::{}ClientBox> {}",
+                    self.f,
+                    self.iface(*id)?.name,
+                    prm.snake
+                )),
+                ty => {
+                    v.push(format!("{} {}", self.cpp_ffi_arg_ty(ty)?, prm.snake));
+                    if prm.has_flag.is_some() {
+                        v.push(format!("bool has_{}", prm.snake));
+                    }
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn header(&self) -> Result<String, BuildError> {
+        let f = &self.f;
+        let mut o = String::new();
+        writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n//\n// C++ API for schema `{}` on top of mphub's Rust runtime; see doc/cxx-bridge.md.\n#pragma once\n", self.o.stem).ok();
+        writeln!(o, "#include <cstdint>\n#include <functional>\n#include <memory>\n#include <optional>\n#include <string>\n#include <utility>\n#include <vector>\n\n#include <mphub/cxx/common.h>\n#include <{}>", self.header_path(".rs.h")).ok();
+        for inc in &self.model.includes {
+            writeln!(o, "#include <{inc}>").ok();
+        }
+        writeln!(o, "\n{}", self.ns_open()).ok();
+        for i in &self.model.interfaces {
+            let n = &i.name;
+            let wrap = Self::cpp_wrap(i);
+            if Self::is_callback(i) {
+                let m = Self::callback_method(i)?;
+                let (ret, args) = self.cpp_sig(m)?;
+                writeln!(o, "//! Calls a remote `{n}` (a peer's `{wrap}`) through mphub's Rust client.\nclass Remote{n} final\n{{\npublic:\n    explicit Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept;\n    Remote{n}(const Remote{n}&) = delete;\n    Remote{n}& operator=(const Remote{n}&) = delete;\n    ~Remote{n}();\n    //! Blocking call; throws mphub::cxx::Error.\n    {ret} call({}) const;\n    //! A `{wrap}` calling `client` (empty when `client` is null).\n    static {wrap} function(::rust::Box<{f}::{n}ClientBox> client);\n    const {f}::{n}ClientBox& rustClient() const noexcept {{ return *m_client; }}\n\nprivate:\n    ::rust::Box<{f}::{n}ClientBox> m_client;\n}};\n", Self::join_args(&args)).ok();
+            } else {
+                writeln!(o, "//! A `{wrap}` whose methods call a remote `{n}` through mphub's Rust client\n//! (blocking; any thread). Errors throw mphub::cxx::Error, declared exceptions\n//! their own type. Destroying it releases the remote object (`destroy`).\nclass Remote{n} final : public {wrap}\n{{\npublic:\n    explicit Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept;\n    Remote{n}(const Remote{n}&) = delete;\n    Remote{n}& operator=(const Remote{n}&) = delete;\n    ~Remote{n}() override;").ok();
+                for m in Self::methods(i) {
+                    let (ret, args) = self.cpp_sig(m)?;
+                    writeln!(
+                        o,
+                        "    {ret} {}({}) override;",
+                        cpp_ident(&m.cpp_name),
+                        Self::join_args(&args)
+                    )
+                    .ok();
+                }
+                writeln!(o, "    const {f}::{n}ClientBox& rustClient() const noexcept {{ return *m_client; }}\n\nprivate:\n    ::rust::Box<{f}::{n}ClientBox> m_client;\n}};\n").ok();
+            }
+            let ctor_arg = if Self::is_callback(i) {
+                format!("{wrap} fn")
+            } else {
+                format!("std::unique_ptr<{wrap}> impl")
+            };
+            writeln!(o, "//! A `{n}` to serve or to pass as an argument: a C++ implementation, a\n//! remote object, a Rust implementation, or null. Move-only.\nclass {n}Cap\n{{\npublic:\n    //! Hosts a C++ implementation; its methods run on mphub worker threads and must be\n    //! thread-safe (doc/cxx-bridge.md). A null argument makes a null capability.\n    explicit {n}Cap({ctor_arg});\n    explicit {n}Cap(::rust::Box<{f}::{n}Cap> cap) noexcept : m_cap(std::move(cap)) {{}}\n    static {n}Cap null();\n    ::rust::Box<{f}::{n}Cap> release() &&;\n\nprivate:\n    ::rust::Box<{f}::{n}Cap> m_cap;\n}};\n").ok();
+            if Self::is_bootstrap(i) {
+                writeln!(o, "//! Serves `cap` on unix socket `socket_path` (mode 0600) to every connection.\nServer serve({n}Cap cap, const std::string& socket_path);\n//! Serves `cap` on the connected socket `fd` (ownership taken) until the peer leaves.\nServer serveFd({n}Cap cap, int fd);\n//! Serves `cap` in this process over a socketpair and connects to it.\nEmbedded<Remote{n}> embed({n}Cap cap);\n//! Connects to a `{n}` server on a unix socket.\nstd::unique_ptr<Remote{n}> connect{n}(const std::string& socket_path);\n//! Uses the connected socket `fd` (ownership taken) as a client.\nstd::unique_ptr<Remote{n}> connect{n}Fd(int fd);\n//! Starts `program -ipcfd N` with one end of a socketpair and connects to it.\nSpawned<Remote{n}> spawn{n}(const std::string& program);\n").ok();
+            }
+        }
+        for (name, path) in &self.o.rust_impls {
+            writeln!(
+                o,
+                "//! The Rust implementation `{path}`, to serve or embed.\n{name}Cap rust{name}();\n"
+            )
+            .ok();
+        }
+        writeln!(o, "{}", self.ns_close()).ok();
+        Ok(o)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn source(&self) -> Result<String, BuildError> {
+        let f = &self.f;
+        let ns = format!("::{}", self.o.cpp_namespace.trim_start_matches("::"));
+        let mut o = String::new();
+        writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n#include <{}>\n\n#include <optional>\n#include <stdexcept>\n#include <string>\n#include <utility>\n#include <vector>\n", self.header_path(".h")).ok();
+        writeln!(o, "{}", self.ffi_ns_open()).ok();
+        // struct conversions
+        for id in &self.used_structs {
+            let st = self.strct(*id)?;
+            let t = self.cpp_ty(&Ty::Struct(*id))?;
+            writeln!(o, "[[maybe_unused]] static Ffi{0} to_ffi(const {t}& v);\n[[maybe_unused]] static {t} from_ffi(const Ffi{0}& v);", st.name).ok();
+        }
+        for id in &self.used_structs {
+            let st = self.strct(*id)?;
+            let t = self.cpp_ty(&Ty::Struct(*id))?;
+            let fields = Self::struct_fields(st);
+            let pair = st.wrap.is_none();
+            let member = |k: usize, fl: &Field| {
+                if pair {
+                    if k == 0 {
+                        "first".to_string()
+                    } else {
+                        "second".to_string()
+                    }
+                } else {
+                    cpp_ident(&fl.name)
+                }
+            };
+            writeln!(
+                o,
+                "static Ffi{} to_ffi(const {t}& v)\n{{\n    Ffi{} r{{}};",
+                st.name, st.name
+            )
+            .ok();
+            for (k, fl) in fields.iter().enumerate() {
+                let mem = member(k, fl);
+                if fl.has_flag.is_some() {
+                    writeln!(
+                        o,
+                        "    if (v.{mem}) {{ r.{} = {}; r.has_{} = true; }}",
+                        fl.snake,
+                        self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?,
+                        fl.snake
+                    )
+                    .ok();
+                } else {
+                    writeln!(
+                        o,
+                        "    r.{} = {};",
+                        fl.snake,
+                        self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?
+                    )
+                    .ok();
+                }
+            }
+            writeln!(
+                o,
+                "    return r;\n}}\nstatic {t} from_ffi(const Ffi{}& v)\n{{\n    {t} r{{}};",
+                st.name
+            )
+            .ok();
+            for (k, fl) in fields.iter().enumerate() {
+                let mem = member(k, fl);
+                let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
+                if fl.has_flag.is_some() {
+                    writeln!(o, "    if (v.has_{}) r.{mem} = {val};", fl.snake).ok();
+                } else {
+                    writeln!(o, "    r.{mem} = {val};").ok();
+                }
+            }
+            writeln!(o, "    return r;\n}}").ok();
+        }
+        // declared exceptions
+        for (id, exc) in &self.declared {
+            let st = self.strct(*id)?;
+            let sn = snake(&st.name);
+            let exc = cpp_qualified(exc);
+            writeln!(o, "static thread_local std::optional<Ffi{0}> g_declared_{sn};\nFfi{0} take_cpp_declared_{sn}()\n{{\n    Ffi{0} r{{}};\n    if (g_declared_{sn}) {{ r = std::move(*g_declared_{sn}); g_declared_{sn}.reset(); }}\n    return r;\n}}", st.name).ok();
+            writeln!(
+                o,
+                "static {exc} declared_{sn}(const Ffi{}& v)\n{{\n    {exc} r;",
+                st.name
+            )
+            .ok();
+            for fl in Self::struct_fields(st) {
+                let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
+                if fl.has_flag.is_some() {
+                    writeln!(
+                        o,
+                        "    if (v.has_{}) r.{} = {val};",
+                        fl.snake,
+                        cpp_ident(&fl.name)
+                    )
+                    .ok();
+                } else {
+                    writeln!(o, "    r.{} = {val};", cpp_ident(&fl.name)).ok();
+                }
+            }
+            writeln!(o, "    return r;\n}}\nstatic Ffi{} declared_to_ffi_{sn}(const {exc}& v)\n{{\n    Ffi{} r{{}};", st.name, st.name).ok();
+            for fl in Self::struct_fields(st) {
+                let mem = cpp_ident(&fl.name);
+                if fl.has_flag.is_some() {
+                    writeln!(
+                        o,
+                        "    if (v.{mem}) {{ r.{} = {}; r.has_{} = true; }}",
+                        fl.snake,
+                        self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?,
+                        fl.snake
+                    )
+                    .ok();
+                } else {
+                    writeln!(
+                        o,
+                        "    r.{} = {};",
+                        fl.snake,
+                        self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?
+                    )
+                    .ok();
+                }
+            }
+            writeln!(o, "    return r;\n}}").ok();
+        }
+        writeln!(
+            o,
+            "[[noreturn]] [[maybe_unused]] static void rethrow(const ::rust::Error& e)\n{{"
+        )
+        .ok();
+        for (id, exc) in &self.declared {
+            let sn = snake(&self.strct(*id)?.name);
+            writeln!(o, "    if (::mphub::cxx::detail::is_declared(e, \"{exc}\")) throw declared_{sn}(take_declared_{sn}());").ok();
+        }
+        writeln!(o, "    ::mphub::cxx::detail::throw_error(e);\n}}\n").ok();
+        writeln!(o, "class ServerImpl final : public ::mphub::cxx::Server::Impl\n{{\npublic:\n    explicit ServerImpl(::rust::Box<ServerBox> box) noexcept : m_box(std::move(box)) {{}}\n    void stop() noexcept override {{ server_stop(*m_box); }}\n    bool wait(std::int64_t timeout_ms) override {{ return server_wait(*m_box, timeout_ms); }}\n    std::string path() const override {{ return std::string(server_path(*m_box)); }}\n\nprivate:\n    ::rust::Box<ServerBox> m_box;\n}};\n").ok();
+        // capability helpers
+        for i in &self.model.interfaces {
+            let n = &i.name;
+            let pre = snake(n);
+            let wrap = Self::cpp_wrap(i);
+            let remote = self.remote(i);
+            if Self::is_callback(i) {
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
+            } else {
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_unique(std::unique_ptr<{wrap}> p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::move(p)));\n}}").ok();
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_ref({wrap}& obj, ::mphub::cxx::detail::BorrowScope& scope)\n{{\n    if (auto* r = dynamic_cast<{remote}*>(&obj)) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(obj, scope.borrow()));\n}}").ok();
+            }
+        }
+        // holder functions (Rust server → C++ implementation)
+        for i in &self.model.interfaces {
+            for m in Self::methods(i) {
+                self.cpp_holder_fn(i, m, &mut o)?;
+            }
+        }
+        writeln!(o, "{}\n", self.ffi_ns_close()).ok();
+
+        // public classes
+        writeln!(o, "{}", self.ns_open()).ok();
+        for i in &self.model.interfaces {
+            let n = &i.name;
+            let pre = snake(n);
+            let wrap = Self::cpp_wrap(i);
+            writeln!(o, "Remote{n}::Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept : m_client(std::move(client)) {{}}\nRemote{n}::~Remote{n}() = default;").ok();
+            if Self::is_callback(i) {
+                let m = Self::callback_method(i)?;
+                self.cpp_remote_method(i, m, "call", " const", &mut o)?;
+                writeln!(o, "{wrap} Remote{n}::function(::rust::Box<{f}::{n}ClientBox> client)\n{{\n    if ({f}::{pre}_is_null(*client)) return {{}};\n    auto remote = std::make_shared<Remote{n}>(std::move(client));\n    return [remote](auto&&... args) {{ return remote->call(std::forward<decltype(args)>(args)...); }};\n}}").ok();
+                writeln!(o, "{n}Cap::{n}Cap({wrap} fn) : m_cap([&] {{\n    try {{ return {f}::{pre}_cap_from_function(std::move(fn)); }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}()) {{}}").ok();
+            } else {
+                for m in Self::methods(i) {
+                    self.cpp_remote_method(i, m, &cpp_ident(&m.cpp_name), "", &mut o)?;
+                }
+                writeln!(o, "{n}Cap::{n}Cap(std::unique_ptr<{wrap}> impl) : m_cap([&] {{\n    try {{ return {f}::{pre}_cap_from_unique(std::move(impl)); }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}()) {{}}").ok();
+            }
+            if Self::is_bootstrap(i) {
+                writeln!(o, "Server serve({n}Cap cap, const std::string& socket_path)\n{{\n    try {{ return Server(std::make_unique<{f}::ServerImpl>({f}::{pre}_serve(std::move(cap).release(), socket_path))); }}\n    catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+                writeln!(o, "Server serveFd({n}Cap cap, int fd)\n{{\n    try {{ return Server(std::make_unique<{f}::ServerImpl>({f}::{pre}_serve_fd(std::move(cap).release(), fd))); }}\n    catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+                writeln!(o, "Embedded<Remote{n}> embed({n}Cap cap)\n{{\n    try {{\n        auto e = {f}::{pre}_embed(std::move(cap).release());\n        return Embedded<Remote{n}>{{Server(std::make_unique<{f}::ServerImpl>(std::move(e.server))), std::make_unique<Remote{n}>(std::move(e.client))}};\n    }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+                writeln!(o, "std::unique_ptr<Remote{n}> connect{n}(const std::string& socket_path)\n{{\n    try {{ return std::make_unique<Remote{n}>({f}::{pre}_connect(socket_path)); }}\n    catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+                writeln!(o, "std::unique_ptr<Remote{n}> connect{n}Fd(int fd)\n{{\n    try {{ return std::make_unique<Remote{n}>({f}::{pre}_connect_fd(fd)); }}\n    catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+                writeln!(o, "Spawned<Remote{n}> spawn{n}(const std::string& program)\n{{\n    try {{\n        auto s = {f}::{pre}_spawn(program);\n        return Spawned<Remote{n}>{{Process(s.pid), std::make_unique<Remote{n}>(std::move(s.client))}};\n    }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}").ok();
+            }
+            writeln!(o, "{n}Cap {n}Cap::null() {{ return {n}Cap({f}::{pre}_cap_null()); }}\n::rust::Box<{f}::{n}Cap> {n}Cap::release() && {{ return std::move(m_cap); }}\n").ok();
+        }
+        for (name, _) in &self.o.rust_impls {
+            writeln!(o, "{name}Cap rust{name}()\n{{\n    try {{ return {name}Cap({f}::rust_{}()); }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}", snake(name)).ok();
+        }
+        writeln!(o, "{}", self.ns_close()).ok();
+        let _ = ns;
+        Ok(o)
+    }
+
+    /// `…_holder_…`: runs one method of the C++ implementation for the Rust adapter.
+    fn cpp_holder_fn(&self, i: &Interface, m: &Method, o: &mut String) -> Result<(), BuildError> {
+        let n = &i.name;
+        let pre = snake(n);
+        let ret = self.cpp_glue_ret(i, m, true)?;
+        let params = self.cpp_holder_params(i, m)?;
+        let wrap = Self::cpp_wrap(i);
+        let wants = Self::want_params(m);
+        let (cpp_ret, _) = self.cpp_sig(m)?;
+        let mut body = String::new();
+        let mut call_args = Vec::new();
+        for prm in visible_params(m) {
+            if wants.contains_key(&prm.name) {
+                continue;
+            }
+            let a = format!("a_{}", prm.snake);
+            match &prm.ty {
+                Ty::Interface(id) => {
+                    let t = self.iface(*id)?;
+                    if Self::is_callback(t) {
+                        writeln!(
+                            body,
+                            "        {} {a} = {}::function(std::move({}));",
+                            Self::cpp_wrap(t),
+                            self.remote(t),
+                            prm.snake
+                        )
+                        .ok();
+                    } else {
+                        writeln!(body, "        {} {a}(std::move({}));\n        if ({}_is_null({a}.rustClient())) throw std::invalid_argument(\"{}.{}: argument {} is null\");", self.remote(t), prm.snake, snake(&t.name), i.name, m.name, prm.name).ok();
+                    }
+                }
+                ty if prm.has_flag.is_some() => {
+                    writeln!(
+                        body,
+                        "        std::optional<{}> {a};\n        if (has_{}) {a} = {};",
+                        self.cpp_ty(ty)?,
+                        prm.snake,
+                        self.cpp_from_ffi(ty, &prm.snake)?
+                    )
+                    .ok();
+                }
+                ty => {
+                    writeln!(
+                        body,
+                        "        {} {a} = {};",
+                        self.cpp_ty(ty)?,
+                        self.cpp_from_ffi(ty, &prm.snake)?
+                    )
+                    .ok();
+                }
+            }
+            call_args.push(a);
+        }
+        let param_names: Vec<&str> = visible_params(m).iter().map(|p| p.name.as_str()).collect();
+        for r in outputs(m) {
+            if param_names.contains(&r.name.as_str()) || r.name == "result" {
+                continue;
+            }
+            let oname = format!("o_{}", r.snake);
+            if r.has_flag.is_some() {
+                writeln!(
+                    body,
+                    "        std::optional<{}> {oname};",
+                    self.cpp_ty(&r.ty)?
+                )
+                .ok();
+                call_args.push(oname);
+            } else {
+                writeln!(body, "        {} {oname}{{}};", self.cpp_ty(&r.ty)?).ok();
+                if r.wanted {
+                    let want = visible_params(m)
+                        .into_iter()
+                        .find(|p| wants.get(&p.name) == Some(&r.name))
+                        .map(|p| p.snake.clone())
+                        .unwrap_or_default();
+                    call_args.push(format!("{want} ? &{oname} : nullptr"));
+                } else {
+                    call_args.push(oname);
+                }
+            }
+        }
+        let call = if Self::is_callback(i) {
+            writeln!(body, "        if (!self) throw std::bad_function_call();").ok();
+            format!("self({})", call_args.join(", "))
+        } else {
+            format!("self.{}({})", cpp_ident(&m.cpp_name), call_args.join(", "))
+        };
+        let src = |r: &Field| -> String {
+            if r.name == "result" {
+                "res".to_string()
+            } else if param_names.contains(&r.name.as_str()) {
+                format!("a_{}", r.snake)
+            } else {
+                format!("o_{}", r.snake)
+            }
+        };
+        if cpp_ret == "void" {
+            writeln!(body, "        {call};").ok();
+        } else {
+            writeln!(body, "        {cpp_ret} res = {call};").ok();
+        }
+        match self.ret(i, m)? {
+            Ret::Unit => {}
+            Ret::Single(r) => match &r.ty {
+                Ty::Interface(id) => {
+                    writeln!(
+                        body,
+                        "        return {}_cap_from_unique(std::move(res));",
+                        snake(&self.iface(*id)?.name)
+                    )
+                    .ok();
+                }
+                ty => {
+                    writeln!(body, "        return {};", self.cpp_to_ffi(ty, "res")?).ok();
+                }
+            },
+            Ret::Struct { .. } => {
+                writeln!(body, "        {} r{{}};", ret).ok();
+                for r in outputs(m) {
+                    let v = src(r);
+                    if r.wanted {
+                        let want = visible_params(m)
+                            .into_iter()
+                            .find(|p| wants.get(&p.name) == Some(&r.name))
+                            .map(|p| p.snake.clone())
+                            .unwrap_or_default();
+                        writeln!(
+                            body,
+                            "        if ({want}) {{ r.{} = {}; r.has_{} = true; }}",
+                            r.snake,
+                            self.cpp_to_ffi(&r.ty, &v)?,
+                            r.snake
+                        )
+                        .ok();
+                    } else if r.has_flag.is_some() {
+                        writeln!(
+                            body,
+                            "        if ({v}) {{ r.{} = {}; r.has_{} = true; }}",
+                            r.snake,
+                            self.cpp_to_ffi(&r.ty, &format!("(*{v})"))?,
+                            r.snake
+                        )
+                        .ok();
+                    } else {
+                        writeln!(
+                            body,
+                            "        r.{} = {};",
+                            r.snake,
+                            self.cpp_to_ffi(&r.ty, &v)?
+                        )
+                        .ok();
+                    }
+                }
+                writeln!(body, "        return r;").ok();
+            }
+        }
+        let excs = exceptions(m);
+        writeln!(
+            o,
+            "{ret} {pre}_holder_{}({})\n{{",
+            m.snake,
+            params.join(", ")
+        )
+        .ok();
+        if !excs.is_empty() {
+            writeln!(o, "    try {{").ok();
+        }
+        writeln!(
+            o,
+            "    return holder.with([&]({wrap}& self) -> {ret} {{\n{body}    }});"
+        )
+        .ok();
+        if !excs.is_empty() {
+            writeln!(o, "    }}").ok();
+            for e in excs {
+                let Ty::Struct(id) = e.ty else { continue };
+                let sn = snake(&self.strct(id)?.name);
+                let exc = e.exception.clone().unwrap_or_default();
+                writeln!(o, "    catch (const {} & e) {{\n        g_declared_{sn} = declared_to_ffi_{sn}(e);\n        throw ::mphub::cxx::detail::DeclaredThrown(\"{exc}\");\n    }}", cpp_qualified(&exc)).ok();
+            }
+        }
+        writeln!(o, "}}").ok();
+        Ok(())
+    }
+
+    /// A `RemoteX` method: converts, calls the Rust client, converts back.
+    fn cpp_remote_method(
+        &self,
+        i: &Interface,
+        m: &Method,
+        cpp_name: &str,
+        qualifier: &str,
+        o: &mut String,
+    ) -> Result<(), BuildError> {
+        let f = &self.f;
+        let n = &i.name;
+        let pre = snake(n);
+        let (cpp_ret, args) = self.cpp_sig(m)?;
+        let wants = Self::want_params(m);
+        let mut body = String::new();
+        let mut ffi_args = vec!["*m_client".to_string()];
+        let needs_scope = visible_params(m).iter().any(|p| match &p.ty {
+            Ty::Interface(id) => self
+                .iface(*id)
+                .map(|t| !Self::is_callback(t))
+                .unwrap_or(false),
+            _ => false,
+        });
+        if needs_scope {
+            writeln!(body, "        ::mphub::cxx::detail::BorrowScope scope;").ok();
+        }
+        for prm in visible_params(m) {
+            let x = cpp_ident(&prm.name);
+            if let Some(out) = wants.get(&prm.name) {
+                ffi_args.push(format!("{} != nullptr", cpp_ident(out)));
+                continue;
+            }
+            match &prm.ty {
+                Ty::Interface(id) => {
+                    let t = self.iface(*id)?;
+                    if Self::is_callback(t) {
+                        ffi_args.push(format!(
+                            "{f}::{}_cap_from_function(std::move({x}))",
+                            snake(&t.name)
+                        ));
+                    } else {
+                        ffi_args.push(format!("{f}::{}_cap_from_ref({x}, scope)", snake(&t.name)));
+                    }
+                }
+                ty if prm.has_flag.is_some() => {
+                    let empty = match ty {
+                        Ty::Text | Ty::Data => "::rust::Slice<const std::uint8_t>()".to_string(),
+                        _ => format!("{}{{}}", self.cpp_ffi_ty(ty)?),
+                    };
+                    ffi_args.push(format!(
+                        "{x} ? {} : {empty}",
+                        self.cpp_to_ffi_arg(ty, &format!("(*{x})"))?
+                    ));
+                    ffi_args.push(format!("{x}.has_value()"));
+                }
+                ty => ffi_args.push(self.cpp_to_ffi_arg(ty, &x)?),
+            }
+        }
+        let call = format!("{f}::{pre}_call_{}({})", m.snake, ffi_args.join(", "));
+        match self.ret(i, m)? {
+            Ret::Unit => {
+                writeln!(body, "        {call};").ok();
+            }
+            Ret::Single(r) => match &r.ty {
+                Ty::Interface(id) => {
+                    let t = self.iface(*id)?;
+                    writeln!(body, "        auto r = {call};\n        if ({f}::{}_is_null(*r)) return nullptr;\n        return std::make_unique<{}>(std::move(r));", snake(&t.name), self.remote(t)).ok();
+                }
+                ty => {
+                    writeln!(
+                        body,
+                        "        auto r = {call};\n        return {};",
+                        self.cpp_from_ffi(ty, "r")?
+                    )
+                    .ok();
+                }
+            },
+            Ret::Struct { .. } => {
+                writeln!(body, "        auto r = {call};").ok();
+                let mut ret_expr = None;
+                for r in outputs(m) {
+                    let x = cpp_ident(&r.name);
+                    let val = self.cpp_from_ffi(&r.ty, &format!("r.{}", r.snake))?;
+                    let opt = |val: &str| -> Result<String, BuildError> {
+                        Ok(format!(
+                            "r.has_{} ? std::optional<{}>({val}) : std::optional<{}>()",
+                            r.snake,
+                            self.cpp_ty(&r.ty)?,
+                            self.cpp_ty(&r.ty)?
+                        ))
+                    };
+                    if r.name == "result" {
+                        ret_expr = Some(if r.has_flag.is_some() {
+                            opt(&val)?
+                        } else {
+                            val
+                        });
+                    } else if r.wanted {
+                        writeln!(body, "        if ({x} && r.has_{}) *{x} = {val};", r.snake).ok();
+                    } else if r.has_flag.is_some() {
+                        writeln!(body, "        {x} = {};", opt(&val)?).ok();
+                    } else {
+                        writeln!(body, "        {x} = {val};").ok();
+                    }
+                }
+                if let Some(e) = ret_expr {
+                    writeln!(body, "        return {e};").ok();
+                }
+            }
+        }
+        writeln!(
+            o,
+            "{cpp_ret} Remote{n}::{cpp_name}({}){qualifier}\n{{\n    try {{\n{body}    }} catch (const ::rust::Error& e) {{\n        {f}::rethrow(e);\n    }}\n}}",
+            Self::join_args(&args)
+        )
+        .ok();
+        Ok(())
+    }
+}
