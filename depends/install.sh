@@ -3,9 +3,10 @@
 # It only uses the distribution's package manager and never downloads anything else.
 #   capnproto, libcapnp-dev  the capnp compiler and capnp/c++.capnp (schemas import it)
 #   g++, cmake, pkg-config   C++ peers and the cxx bridge
+#   valgrind                 memory check of the C++ host (cxx-bridge/tests/valgrind.rs)
 set -euo pipefail
 
-packages=(capnproto libcapnp-dev g++ cmake pkg-config)
+packages=(capnproto libcapnp-dev g++ cmake pkg-config valgrind)
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "depends: this script supports Debian/Ubuntu (apt). Install these yourself: ${packages[*]}" >&2
