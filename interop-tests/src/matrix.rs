@@ -333,6 +333,13 @@ impl Row<'_> {
                     )),
                 ),
             };
+            // A client that hung may have left the server wedged (a call it never
+            // finished): the next cell gets a fresh server rather than inheriting that.
+            if done.ended == Ended::TimedOut {
+                if let Some(s) = server.take() {
+                    s.stop();
+                }
+            }
             // Servers must survive every scenario but the one that kills them.
             if scenario != "killed-mid-call" {
                 if let Some(s) = server.as_mut() {
