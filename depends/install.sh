@@ -4,9 +4,10 @@
 #   capnproto, libcapnp-dev  the capnp compiler and capnp/c++.capnp (schemas import it)
 #   g++, cmake, pkg-config   C++ peers and the cxx bridge
 #   valgrind                 memory check of the C++ host (cxx-bridge/tests/valgrind.rs)
+#   util-linux               taskset, for the pinned figures of mphub-interop bench (essential: always there)
 set -euo pipefail
 
-packages=(capnproto libcapnp-dev g++ cmake pkg-config valgrind)
+packages=(capnproto libcapnp-dev g++ cmake pkg-config valgrind util-linux)
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "depends: this script supports Debian/Ubuntu (apt). Install these yourself: ${packages[*]}" >&2

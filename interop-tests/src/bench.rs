@@ -269,12 +269,19 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let mut unavailable = Vec::new();
     let pairs = parse_pairs_available(opts, &mut unavailable)?;
+    let mut warnings = Vec::new();
     let mut pin_modes = Vec::new();
     if opts.unpinned {
         pin_modes.push(false);
     }
     if opts.pinned {
-        pin_modes.push(true);
+        if taskset_works() {
+            pin_modes.push(true);
+        } else {
+            warnings.push(
+                "`taskset -c 0 true` failed: no pinned figures (taskset is in util-linux)".into(),
+            );
+        }
     }
     if pin_modes.is_empty() {
         bail!("nothing to measure: both pinned and unpinned are off");
@@ -282,7 +289,6 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     let data_calls = (opts.calls / 10).max(20);
     let me = std::env::current_exe().context("finding this executable")?;
 
-    let mut warnings = Vec::new();
     if cfg!(debug_assertions) {
         warnings.push("the harness is a debug build".to_string());
     }
@@ -504,6 +510,15 @@ pub fn run(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     fill_ratios(&mut report);
     report.targets = targets(&report);
     Ok(report)
+}
+
+/// Whether `taskset -c 0` can run a program here.
+fn taskset_works() -> bool {
+    process::command(Path::new("true"), true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn pin_name(pinned: bool) -> &'static str {
