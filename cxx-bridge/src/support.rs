@@ -230,26 +230,69 @@ fn release_runtime(rt: Runtime, budget: Duration) {
     }
 }
 
-/// A runtime reference owned by a handle given to C++; released with a bounded wait.
-pub struct RuntimeKeep(Mutex<Option<Runtime>>);
+/// A runtime reference owned by handles given to C++.
+///
+/// The keep of a connection's first client (`root`) is shared by every client derived
+/// from it; when the last one goes, it waits (at most [`STOP_BUDGET`], never on a worker
+/// thread) until that runtime has shut down: pending `destroy` calls answered and the
+/// connection closed. A program that exits right after releasing its last client thus
+/// does not cut a `destroy` off mid-call (a libmultiprocess server can deadlock when its
+/// client disconnects while a `destroy` that releases callbacks is running).
+pub struct RuntimeKeep {
+    runtime: Mutex<Option<Runtime>>,
+    /// Fires when the runtime's event loop is gone (a task dropped at shutdown).
+    gone: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+/// Sends on drop: dropped with the runtime's tasks when its event loop ends.
+struct Sentinel(std::sync::mpsc::Sender<()>);
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
 
 impl RuntimeKeep {
-    /// Keeps `rt`.
-    pub fn new(rt: Runtime) -> Self {
-        RuntimeKeep(Mutex::new(Some(rt)))
+    /// The keep of a connection's first client (see the type's documentation).
+    pub fn root<C: ProxyClient>(client: &C) -> Arc<Self> {
+        let rt = client.handle().runtime().clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sentinel = Sentinel(tx);
+        rt.tokio_handle().spawn(async move {
+            let _sentinel = sentinel;
+            std::future::pending::<()>().await
+        });
+        Arc::new(RuntimeKeep {
+            runtime: Mutex::new(Some(rt)),
+            gone: Some(Mutex::new(rx)),
+        })
     }
 
-    /// A keep for the runtime of `client`.
-    pub fn of<C: ProxyClient>(client: &C) -> Arc<Self> {
-        Arc::new(RuntimeKeep::new(client.handle().runtime().clone()))
+    /// A keep released without waiting for the runtime (clients a server receives).
+    pub fn detached<C: ProxyClient>(client: &C) -> Arc<Self> {
+        Arc::new(RuntimeKeep {
+            runtime: Mutex::new(Some(client.handle().runtime().clone())),
+            gone: None,
+        })
     }
 }
 
 impl Drop for RuntimeKeep {
     fn drop(&mut self) {
-        let rt = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(rt) = rt {
-            release_runtime(rt, STOP_BUDGET);
+        let rt = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(rt) = rt else { return };
+        let deadline = Instant::now() + STOP_BUDGET;
+        release_runtime(rt, STOP_BUDGET);
+        if let Some(gone) = &self.gone {
+            if !on_worker_thread() {
+                let gone = gone.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = gone.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
         }
     }
 }

@@ -42,7 +42,24 @@ pub fn registry() -> Vec<Peer> {
                     .and_then(|p| existing(p, "cpp/libmultiprocess-peer"))
             }),
         },
+        Peer {
+            name: "cpp-embedded-rust",
+            // cpp/host, built with CMake against mphub-cxx by `cargo test -p mphub-cxx`.
+            binary: env_override("MPHUB_PEER_CPP_EMBEDDED_RUST")
+                .unwrap_or_else(cpp_embedded_rust_peer),
+        },
     ]
+}
+
+/// `<profile>/mphub-cxx-host-build/mphub-cxx-host`, where mphub-cxx's tests build cpp/host.
+fn cpp_embedded_rust_peer() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let path = dir.join("mphub-cxx-host-build").join("mphub-cxx-host");
+    existing(path, "cpp/host (run `cargo test -p mphub-cxx --test host` to build it, or set MPHUB_PEER_CPP_EMBEDDED_RUST)")
 }
 
 /// Looks a peer up by name.

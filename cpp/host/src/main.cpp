@@ -16,10 +16,13 @@
 
 #include <mphub/cxx/test.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <pthread.h>
@@ -126,6 +129,12 @@ int main(int argc, char** argv)
             if (socket.empty() == spawn.empty()) return usage("client needs exactly one of --socket and --spawn");
             const host::Target target{socket, server_pid, spawn};
             if (!scenario.empty()) {
+                // The contract's deadline: a client finishes within 20 s.
+                std::thread([scenario] {
+                    std::this_thread::sleep_for(std::chrono::seconds(20));
+                    std::cerr << "mphub-cxx-host: " << scenario << ": did not finish within 20 s" << std::endl;
+                    std::_Exit(host::FAIL);
+                }).detach();
                 const auto& all = host::scenarios();
                 if (std::find(all.begin(), all.end(), scenario) == all.end()) {
                     std::cerr << "mphub-cxx-host: unknown scenario '" << scenario << "'" << std::endl;

@@ -901,7 +901,7 @@ impl Gen<'_> {
         .ok();
         writeln!(cpp_fns, "        type {n}Holder;").ok();
         writeln!(glue, "/// A `{n}Client` (or null) held by C++.\npub struct {n}ClientBox {{\n    client: Option<{p}::{n}Client>,\n    keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>,\n}}\n").ok();
-        writeln!(glue, "impl {n}ClientBox {{\n    fn new(client: Option<{p}::{n}Client>) -> Box<Self> {{\n        let keep = client.as_ref().map({s}::RuntimeKeep::of);\n        Box::new({n}ClientBox {{ client, keep }})\n    }}\n    fn get(&self) -> ::std::result::Result<&{p}::{n}Client, {s}::BridgeError> {{\n        self.client.as_ref().ok_or_else(|| {s}::BridgeError::usage(\"call on a null {n}\"))\n    }}\n}}\n").ok();
+        writeln!(glue, "impl {n}ClientBox {{\n    fn new(client: Option<{p}::{n}Client>, keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>) -> Box<Self> {{ Box::new({n}ClientBox {{ client, keep }}) }}\n    /// A connection's first client: its keep waits (bounded) for an orderly shutdown.\n    fn root(client: {p}::{n}Client) -> Box<Self> {{\n        let keep = {s}::RuntimeKeep::root(&client);\n        Self::new(Some(client), Some(keep))\n    }}\n    /// A client a C++ server method receives: released without waiting.\n    fn detached(client: Option<{p}::{n}Client>) -> Box<Self> {{\n        let keep = client.as_ref().map({s}::RuntimeKeep::detached);\n        Self::new(client, keep)\n    }}\n    fn get(&self) -> ::std::result::Result<&{p}::{n}Client, {s}::BridgeError> {{\n        self.client.as_ref().ok_or_else(|| {s}::BridgeError::usage(\"call on a null {n}\"))\n    }}\n}}\n").ok();
         writeln!(glue, "/// A `{n}` capability to serve or pass.\npub struct {n}Cap(::mphub::Cap<{p}::{n}Client>);\n").ok();
         writeln!(glue, "fn {pre}_is_null(client: &{n}ClientBox) -> bool {{ client.client.is_none() }}\nfn {pre}_cap_null() -> Box<{n}Cap> {{ Box::new({n}Cap(::mphub::Cap::null())) }}\nfn {pre}_cap_from_client(client: &{n}ClientBox) -> Box<{n}Cap> {{ Box::new({n}Cap(client.client.clone().into())) }}").ok();
         writeln!(glue, "fn {pre}_cap_from_cpp(holder: ::cxx::UniquePtr<ffi::{n}Holder>) -> ::std::result::Result<Box<{n}Cap>, {s}::BridgeError> {{\n    {s}::guard(|| {{\n        let Some(holder) = {s}::Holder::new(holder) else {{ return Ok({pre}_cap_null()) }};\n        Ok(Box::new({n}Cap({p}::{n}Client::local(::std::sync::Arc::new(Cpp{n}(::std::sync::Arc::new(holder)))))))\n    }})\n}}\n").ok();
@@ -909,12 +909,12 @@ impl Gen<'_> {
         if Self::is_bootstrap(i) {
             writeln!(bridge, "    /// A spawned `{n}` server process and the client for it.\n    struct {n}Spawned {{\n        client: Box<{n}ClientBox>,\n        pid: i32,\n    }}\n    /// An in-process `{n}` server and the client for it.\n    struct {n}Embedded {{\n        server: Box<ServerBox>,\n        client: Box<{n}ClientBox>,\n    }}").ok();
             writeln!(rust_fns, "        fn {pre}_connect(path: &str) -> Result<Box<{n}ClientBox>>;\n        fn {pre}_connect_fd(fd: i32) -> Result<Box<{n}ClientBox>>;\n        fn {pre}_spawn(program: &str) -> Result<{n}Spawned>;\n        fn {pre}_serve(cap: Box<{n}Cap>, path: &str) -> Result<Box<ServerBox>>;\n        fn {pre}_serve_fd(cap: Box<{n}Cap>, fd: i32) -> Result<Box<ServerBox>>;\n        fn {pre}_embed(cap: Box<{n}Cap>) -> Result<{n}Embedded>;").ok();
-            writeln!(glue, "fn {pre}_connect(path: &str) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::new(Some({s}::connect::<{p}::{n}Client>(path)?))) }})\n}}").ok();
-            writeln!(glue, "fn {pre}_connect_fd(fd: i32) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::new(Some({s}::connect_fd::<{p}::{n}Client>(fd)?))) }})\n}}").ok();
-            writeln!(glue, "fn {pre}_spawn(program: &str) -> ::std::result::Result<ffi::{n}Spawned, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (c, pid) = {s}::spawn::<{p}::{n}Client>(program)?; Ok(ffi::{n}Spawned {{ client: {n}ClientBox::new(Some(c)), pid }}) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_connect(path: &str) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::root({s}::connect::<{p}::{n}Client>(path)?)) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_connect_fd(fd: i32) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| {{ Ok({n}ClientBox::root({s}::connect_fd::<{p}::{n}Client>(fd)?)) }})\n}}").ok();
+            writeln!(glue, "fn {pre}_spawn(program: &str) -> ::std::result::Result<ffi::{n}Spawned, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (c, pid) = {s}::spawn::<{p}::{n}Client>(program)?; Ok(ffi::{n}Spawned {{ client: {n}ClientBox::root(c), pid }}) }})\n}}").ok();
             writeln!(glue, "fn {pre}_serve(cap: Box<{n}Cap>, path: &str) -> ::std::result::Result<Box<ServerBox>, {s}::BridgeError> {{\n    {s}::guard(|| Ok(Box::new(ServerBox({s}::ServerHandle::listen(path, cap.0)?))))\n}}").ok();
             writeln!(glue, "fn {pre}_serve_fd(cap: Box<{n}Cap>, fd: i32) -> ::std::result::Result<Box<ServerBox>, {s}::BridgeError> {{\n    {s}::guard(|| Ok(Box::new(ServerBox({s}::ServerHandle::serve_fd(fd, cap.0)?))))\n}}").ok();
-            writeln!(glue, "fn {pre}_embed(cap: Box<{n}Cap>) -> ::std::result::Result<ffi::{n}Embedded, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (server, c) = {s}::embed::<{p}::{n}Client>(cap.0)?; Ok(ffi::{n}Embedded {{ server: Box::new(ServerBox(server)), client: {n}ClientBox::new(Some(c)) }}) }})\n}}\n").ok();
+            writeln!(glue, "fn {pre}_embed(cap: Box<{n}Cap>) -> ::std::result::Result<ffi::{n}Embedded, {s}::BridgeError> {{\n    {s}::guard(|| {{ let (server, c) = {s}::embed::<{p}::{n}Client>(cap.0)?; Ok(ffi::{n}Embedded {{ server: Box::new(ServerBox(server)), client: {n}ClientBox::root(c) }}) }})\n}}\n").ok();
         }
 
         // ---- the C++ implementation adapter (Rust server trait → C++ holder)
@@ -1072,7 +1072,11 @@ impl Gen<'_> {
             Ret::Single(f) => match &f.ty {
                 Ty::Interface(id) => {
                     let t = &self.iface(*id)?.name;
-                    writeln!(body, "        Ok({t}ClientBox::new(out))").ok();
+                    writeln!(
+                        body,
+                        "        Ok({t}ClientBox::new(out, client.keep.clone()))"
+                    )
+                    .ok();
                 }
                 ty => {
                     writeln!(body, "        Ok({})", self.rs_to_ffi(ty, "out")?).ok();
@@ -1156,7 +1160,7 @@ impl Gen<'_> {
             match &prm.ty {
                 Ty::Interface(id) => {
                     let t = &self.iface(*id)?.name;
-                    args.push(format!("{t}ClientBox::new({})", prm.snake));
+                    args.push(format!("{t}ClientBox::detached({})", prm.snake));
                 }
                 ty if prm.has_flag.is_some() => {
                     let owned = matches!(ty, Ty::Text | Ty::Data);
