@@ -83,7 +83,14 @@ fn host_scenarios_are_memory_clean_under_valgrind() {
         let log = logs.join(format!("client-{scenario}.log"));
         let prefix = valgrind_prefix(&log);
         let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
-        let out = run_client(&prefix, host, Some(&server), None, scenario, &[]);
+        let out = run_client(
+            &prefix,
+            host,
+            Some(&server),
+            None,
+            scenario,
+            &[("MPHUB_HOST_DEADLINE_S", "120")],
+        );
         drop(server);
         let code = out.status.code();
         let mut problems = memory_problems(&log);

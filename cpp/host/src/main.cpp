@@ -129,10 +129,16 @@ int main(int argc, char** argv)
             if (socket.empty() == spawn.empty()) return usage("client needs exactly one of --socket and --spawn");
             const host::Target target{socket, server_pid, spawn};
             if (!scenario.empty()) {
-                // The contract's deadline: a client finishes within 20 s.
-                std::thread([scenario] {
-                    std::this_thread::sleep_for(std::chrono::seconds(20));
-                    std::cerr << "mphub-cxx-host: " << scenario << ": did not finish within 20 s" << std::endl;
+                // The contract's deadline: a client finishes within 20 s (MPHUB_HOST_DEADLINE_S
+                // overrides it, e.g. under valgrind).
+                long long deadline = 20;
+                if (const char* d = std::getenv("MPHUB_HOST_DEADLINE_S")) {
+                    if (!parse_number(d, deadline) || deadline <= 0) return usage("bad MPHUB_HOST_DEADLINE_S");
+                }
+                std::thread([scenario, deadline] {
+                    std::this_thread::sleep_for(std::chrono::seconds(deadline));
+                    std::cerr << "mphub-cxx-host: " << scenario << ": did not finish within " << deadline << " s"
+                              << std::endl;
                     std::_Exit(host::FAIL);
                 }).detach();
                 const auto& all = host::scenarios();

@@ -98,10 +98,17 @@ pub fn host() -> &'static Path {
             package.display()
         );
         let build = profile.join("mphub-cxx-host-build");
+        let source = repo().join("cpp/host");
+        // A build folder configured from another checkout cannot be reused.
+        let cache = std::fs::read_to_string(build.join("CMakeCache.txt")).unwrap_or_default();
+        let home = format!("CMAKE_HOME_DIRECTORY:INTERNAL={}", source.display());
+        if !cache.is_empty() && !cache.lines().any(|l| l == home) {
+            let _ = std::fs::remove_dir_all(&build);
+        }
         run_ok(
             Command::new("cmake")
                 .arg("-S")
-                .arg(repo().join("cpp/host"))
+                .arg(&source)
                 .arg("-B")
                 .arg(&build)
                 .arg(format!("-DCMAKE_PREFIX_PATH={}", package.display()))
