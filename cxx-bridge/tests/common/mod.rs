@@ -7,31 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Every scenario of doc/interop.md (killed-mid-call last).
-pub const SCENARIOS: &[&str] = &[
-    "primitives",
-    "text",
-    "data",
-    "lists",
-    "map",
-    "struct",
-    "optional",
-    "out-params",
-    "in-out",
-    "exceptions",
-    "no-context",
-    "interfaces",
-    "ordering",
-    "parallel",
-    "callback",
-    "callback-outside-call",
-    "recursion",
-    "destroy",
-    "hostile-thread",
-    "hostile-null-context",
-    "hostile-oversize",
-    "killed-mid-call",
-];
+/// Every scenario of doc/interop.md (killed-mid-call last), as the harness lists them.
+pub use mphub_interop::matrix::SCENARIOS;
 
 /// Scenarios the C++ client reports as skipped (exit 77): they need raw Context values.
 pub const CPP_CLIENT_SKIPS: &[&str] = &["hostile-thread", "hostile-null-context"];

@@ -22,7 +22,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use crate::model::{snake, Field, Interface, Method, Model, StructModel, Ty};
+use crate::model::{
+    camel, exceptions, outputs, snake, visible_params, Field, Interface, Method, Model,
+    StructModel, Ty,
+};
 use crate::BuildError;
 
 /// Settings of one C++ bridge generation.
@@ -133,40 +136,12 @@ fn cpp_ident(name: &str) -> String {
     }
 }
 
-fn camel(name: &str) -> String {
-    let mut c = name.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 fn cpp_qualified(name: &str) -> String {
     if name.starts_with("::") {
         name.to_string()
     } else {
         format!("::{name}")
     }
-}
-
-/// Params the Rust client API takes (no context, threadMap, skipped fields, hasX flags).
-fn visible_params(m: &Method) -> Vec<&Field> {
-    m.params
-        .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.ty != Ty::Context && f.ty != Ty::ThreadMap)
-        .collect()
-}
-
-/// Values a call returns (no flags, no exception slots).
-fn outputs(m: &Method) -> Vec<&Field> {
-    m.results
-        .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.exception.is_none() && f.ty != Ty::ThreadMap)
-        .collect()
-}
-
-fn exceptions(m: &Method) -> Vec<&Field> {
-    m.results.iter().filter(|f| f.exception.is_some()).collect()
 }
 
 fn is_optional_out(f: &Field) -> bool {

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::model::{snake, Field, Interface, Method, Model, StructModel, Ty};
+use crate::model::{
+    camel, exceptions, outputs, snake, visible_params, Field, Interface, Method, Model,
+    StructModel, Ty,
+};
 use crate::BuildError;
 
 /// Which side of a call a type appears on (interfaces map differently).
@@ -24,34 +27,6 @@ enum Side {
 struct Emitter<'a> {
     model: &'a Model,
     out: String,
-}
-
-fn camel(name: &str) -> String {
-    let mut c = name.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
-/// Params the user passes (no context, threadMap, skipped fields or hasX flags).
-fn visible_params(m: &Method) -> Vec<&Field> {
-    m.params
-        .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.ty != Ty::Context && f.ty != Ty::ThreadMap)
-        .collect()
-}
-
-/// Values the call returns (no flags, no exception slots).
-fn outputs(m: &Method) -> Vec<&Field> {
-    m.results
-        .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.exception.is_none() && f.ty != Ty::ThreadMap)
-        .collect()
-}
-
-fn exceptions(m: &Method) -> Vec<&Field> {
-    m.results.iter().filter(|f| f.exception.is_some()).collect()
 }
 
 impl<'a> Emitter<'a> {

@@ -433,3 +433,33 @@ impl Model {
         Ok(model)
     }
 }
+
+/// `name` with its first letter upper-cased (`addInt64` → `AddInt64`).
+pub(crate) fn camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Params the caller passes (no context, threadMap, skipped fields or hasX flags).
+pub(crate) fn visible_params(m: &Method) -> Vec<&Field> {
+    m.params
+        .iter()
+        .filter(|f| !f.skip && !f.is_flag && f.ty != Ty::Context && f.ty != Ty::ThreadMap)
+        .collect()
+}
+
+/// Values the call returns (no flags, no exception slots).
+pub(crate) fn outputs(m: &Method) -> Vec<&Field> {
+    m.results
+        .iter()
+        .filter(|f| !f.skip && !f.is_flag && f.exception.is_none() && f.ty != Ty::ThreadMap)
+        .collect()
+}
+
+/// Result fields carrying `$Proxy.exception`.
+pub(crate) fn exceptions(m: &Method) -> Vec<&Field> {
+    m.results.iter().filter(|f| f.exception.is_some()).collect()
+}
