@@ -498,6 +498,46 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// `r.<field> = <C++ member of v>;` for each (member, field), honouring `hasX` flags.
+    fn fields_to_ffi(
+        &self,
+        o: &mut String,
+        members: &[(String, &Field)],
+    ) -> Result<(), BuildError> {
+        for (mem, fl) in members {
+            if fl.has_flag.is_some() {
+                let val = self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?;
+                writeln!(
+                    o,
+                    "    if (v.{mem}) {{ r.{0} = {val}; r.has_{0} = true; }}",
+                    fl.snake
+                )
+                .ok();
+            } else {
+                let val = self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?;
+                writeln!(o, "    r.{} = {val};", fl.snake).ok();
+            }
+        }
+        Ok(())
+    }
+
+    /// `r.<C++ member> = <field of v>;` for each (member, field), honouring `hasX` flags.
+    fn fields_from_ffi(
+        &self,
+        o: &mut String,
+        members: &[(String, &Field)],
+    ) -> Result<(), BuildError> {
+        for (mem, fl) in members {
+            let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
+            if fl.has_flag.is_some() {
+                writeln!(o, "    if (v.has_{}) r.{mem} = {val};", fl.snake).ok();
+            } else {
+                writeln!(o, "    r.{mem} = {val};").ok();
+            }
+        }
+        Ok(())
+    }
+
     fn struct_fields(s: &StructModel) -> Vec<&Field> {
         s.fields.iter().filter(|f| !f.skip && !f.is_flag).collect()
     }
@@ -1398,42 +1438,19 @@ impl Gen<'_> {
                 st.name, st.name
             )
             .ok();
-            for (k, fl) in fields.iter().enumerate() {
-                let mem = member(k, fl);
-                if fl.has_flag.is_some() {
-                    writeln!(
-                        o,
-                        "    if (v.{mem}) {{ r.{} = {}; r.has_{} = true; }}",
-                        fl.snake,
-                        self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?,
-                        fl.snake
-                    )
-                    .ok();
-                } else {
-                    writeln!(
-                        o,
-                        "    r.{} = {};",
-                        fl.snake,
-                        self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?
-                    )
-                    .ok();
-                }
-            }
+            let members: Vec<(String, &Field)> = fields
+                .iter()
+                .enumerate()
+                .map(|(k, fl)| (member(k, fl), *fl))
+                .collect();
+            self.fields_to_ffi(&mut o, &members)?;
             writeln!(
                 o,
                 "    return r;\n}}\nstatic {t} from_ffi(const Ffi{}& v)\n{{\n    {t} r{{}};",
                 st.name
             )
             .ok();
-            for (k, fl) in fields.iter().enumerate() {
-                let mem = member(k, fl);
-                let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
-                if fl.has_flag.is_some() {
-                    writeln!(o, "    if (v.has_{}) r.{mem} = {val};", fl.snake).ok();
-                } else {
-                    writeln!(o, "    r.{mem} = {val};").ok();
-                }
-            }
+            self.fields_from_ffi(&mut o, &members)?;
             writeln!(o, "    return r;\n}}").ok();
         }
         // declared exceptions
@@ -1448,42 +1465,13 @@ impl Gen<'_> {
                 st.name
             )
             .ok();
-            for fl in Self::struct_fields(st) {
-                let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
-                if fl.has_flag.is_some() {
-                    writeln!(
-                        o,
-                        "    if (v.has_{}) r.{} = {val};",
-                        fl.snake,
-                        cpp_ident(&fl.name)
-                    )
-                    .ok();
-                } else {
-                    writeln!(o, "    r.{} = {val};", cpp_ident(&fl.name)).ok();
-                }
-            }
+            let members: Vec<(String, &Field)> = Self::struct_fields(st)
+                .into_iter()
+                .map(|fl| (cpp_ident(&fl.name), fl))
+                .collect();
+            self.fields_from_ffi(&mut o, &members)?;
             writeln!(o, "    return r;\n}}\nstatic Ffi{} declared_to_ffi_{sn}(const {exc}& v)\n{{\n    Ffi{} r{{}};", st.name, st.name).ok();
-            for fl in Self::struct_fields(st) {
-                let mem = cpp_ident(&fl.name);
-                if fl.has_flag.is_some() {
-                    writeln!(
-                        o,
-                        "    if (v.{mem}) {{ r.{} = {}; r.has_{} = true; }}",
-                        fl.snake,
-                        self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?,
-                        fl.snake
-                    )
-                    .ok();
-                } else {
-                    writeln!(
-                        o,
-                        "    r.{} = {};",
-                        fl.snake,
-                        self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?
-                    )
-                    .ok();
-                }
-            }
+            self.fields_to_ffi(&mut o, &members)?;
             writeln!(o, "    return r;\n}}").ok();
         }
         writeln!(
