@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use mphub_interop::bench::{self, BenchOptions};
 use mphub_interop::floor;
-use mphub_interop::matrix::{self, MatrixOptions, Transport};
+use mphub_interop::matrix;
 
 #[derive(Parser)]
 #[command(
@@ -30,18 +30,8 @@ struct Cli {
 enum Command {
     /// Run every client × server × transport × scenario cell; exit 1 on any failure.
     Matrix {
-        /// Client peers (default: all available).
-        #[arg(long, value_delimiter = ',')]
-        clients: Option<Vec<String>>,
-        /// Server peers (default: all available).
-        #[arg(long, value_delimiter = ',')]
-        servers: Option<Vec<String>>,
-        /// Transports: socket, spawn (default: both).
-        #[arg(long, value_delimiter = ',')]
-        transports: Option<Vec<String>>,
-        /// Scenarios (default: all).
-        #[arg(long, value_delimiter = ',')]
-        scenarios: Option<Vec<String>>,
+        #[command(flatten)]
+        selection: matrix::MatrixSelection,
         /// Also write the results as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -105,30 +95,8 @@ fn main() -> ExitCode {
 /// `Ok(false)`: ran, and something failed.
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Matrix {
-            clients,
-            servers,
-            transports,
-            scenarios,
-            json,
-        } => {
-            let transports = transports
-                .map(|ts| {
-                    ts.iter()
-                        .map(|t| {
-                            Transport::parse(t)
-                                .ok_or_else(|| anyhow!("unknown transport '{t}' (socket, spawn)"))
-                        })
-                        .collect::<anyhow::Result<Vec<_>>>()
-                })
-                .transpose()?;
-            let report = matrix::run(&MatrixOptions {
-                clients,
-                servers,
-                transports,
-                scenarios,
-                progress: true,
-            })?;
+        Command::Matrix { selection, json } => {
+            let report = matrix::run(&selection.options(true)?)?;
             print!("{}", report.render());
             if let Some(path) = json {
                 report.write_json(&path)?;

@@ -70,6 +70,48 @@ impl Transport {
     }
 }
 
+/// The matrix's selection flags, shared by `mphub-interop matrix` and `mphub interop`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct MatrixSelection {
+    /// Client peers (default: all available).
+    #[arg(long, value_delimiter = ',')]
+    pub clients: Option<Vec<String>>,
+    /// Server peers (default: all available).
+    #[arg(long, value_delimiter = ',')]
+    pub servers: Option<Vec<String>>,
+    /// Transports: socket, spawn (default: both).
+    #[arg(long, value_delimiter = ',')]
+    pub transports: Option<Vec<String>>,
+    /// Scenarios (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Option<Vec<String>>,
+}
+
+impl MatrixSelection {
+    /// The run options, with transport names checked.
+    pub fn options(self, progress: bool) -> anyhow::Result<MatrixOptions> {
+        let transports = self
+            .transports
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        Transport::parse(t).ok_or_else(|| {
+                            anyhow::anyhow!("unknown transport '{t}' (socket, spawn)")
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?;
+        Ok(MatrixOptions {
+            clients: self.clients,
+            servers: self.servers,
+            transports,
+            scenarios: self.scenarios,
+            progress,
+        })
+    }
+}
+
 /// What to run. `None` lists mean "all".
 #[derive(Clone, Debug, Default)]
 pub struct MatrixOptions {

@@ -152,18 +152,8 @@ enum Command {
     /// Run the schema/test interop matrix over the available peers (doc/interop.md);
     /// fails when any cell fails. Same as `mphub-interop matrix`.
     Interop {
-        /// Client peers (default: all available).
-        #[arg(long, value_delimiter = ',')]
-        clients: Option<Vec<String>>,
-        /// Server peers (default: all available).
-        #[arg(long, value_delimiter = ',')]
-        servers: Option<Vec<String>>,
-        /// Transports: socket, spawn (default: both).
-        #[arg(long, value_delimiter = ',')]
-        transports: Option<Vec<String>>,
-        /// Scenarios (default: all).
-        #[arg(long, value_delimiter = ',')]
-        scenarios: Option<Vec<String>>,
+        #[command(flatten)]
+        selection: mphub_interop::matrix::MatrixSelection,
         /// Also write the results as JSON to FILE (`--json` prints JSON instead of the table).
         #[arg(long, value_name = "FILE")]
         json_file: Option<PathBuf>,
@@ -278,12 +268,9 @@ fn run(cli: Cli) -> Result<()> {
     tokio.block_on(async {
         match cli.command {
             Command::Interop {
-                clients,
-                servers,
-                transports,
-                scenarios,
+                selection,
                 json_file,
-            } => interop(clients, servers, transports, scenarios, json_file, g.json),
+            } => interop(selection, json_file, g.json),
             Command::Serve {
                 socket,
                 mempool_interval_ms,
@@ -344,31 +331,12 @@ fn run(cli: Cli) -> Result<()> {
 
 /// `mphub interop`: the interop matrix, printed as a table.
 fn interop(
-    clients: Option<Vec<String>>,
-    servers: Option<Vec<String>>,
-    transports: Option<Vec<String>>,
-    scenarios: Option<Vec<String>>,
+    selection: mphub_interop::matrix::MatrixSelection,
     json_file: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
-    use mphub_interop::matrix::{self, MatrixOptions, Transport};
-    let transports = transports
-        .map(|ts| {
-            ts.iter()
-                .map(|t| {
-                    Transport::parse(t)
-                        .ok_or_else(|| anyhow!("unknown transport '{t}' (socket, spawn)"))
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .transpose()?;
-    let report = matrix::run(&MatrixOptions {
-        clients,
-        servers,
-        transports,
-        scenarios,
-        progress: true,
-    })?;
+    use mphub_interop::matrix;
+    let report = matrix::run(&selection.options(true)?)?;
     if json {
         print_json(&serde_json::to_value(&report).context("encoding JSON")?)?;
     } else {
