@@ -63,6 +63,18 @@ protected:
         return kj::evalNow([&] { return lockConnection(conn_)->dispatch<T>(context, kj::mv(job)); });
     }
 
+    // Init.construct (no Context: runs on the loop thread). Keeps the client's ThreadMap
+    // (for callbacks outside a request) and gives it ours (for its Context calls).
+    template <typename ConstructContext>
+    kj::Promise<void> serveConstruct(ConstructContext& call)
+    {
+        auto conn = lockConnection(conn_);
+        auto p = call.getParams();
+        if (p.hasThreadMap()) conn->setPeerThreadMap(p.getThreadMap());
+        call.getResults().setThreadMap(conn->hostThreadMap());
+        return kj::READY_NOW;
+    }
+
     std::weak_ptr<Connection> conn_;
 };
 
@@ -532,16 +544,7 @@ class TestInitServer final : public msg::TestInit::Server, ConnectionBound {
 public:
     explicit TestInitServer(std::weak_ptr<Connection> conn) : ConnectionBound(kj::mv(conn)) {}
 
-    kj::Promise<void> construct(ConstructContext call) override
-    {
-        // No Context: runs on the loop thread. Keep the client's ThreadMap (for callbacks
-        // outside a request) and give it ours (for its Context calls).
-        auto conn = lockConnection(conn_);
-        auto p = call.getParams();
-        if (p.hasThreadMap()) conn->setPeerThreadMap(p.getThreadMap());
-        call.getResults().setThreadMap(conn->hostThreadMap());
-        return kj::READY_NOW;
-    }
+    kj::Promise<void> construct(ConstructContext call) override { return serveConstruct(call); }
 
     kj::Promise<void> makeTester(MakeTesterContext call) override
     {
@@ -587,14 +590,7 @@ class EchoInitServer final : public btc::Init::Server, ConnectionBound {
 public:
     explicit EchoInitServer(std::weak_ptr<Connection> conn) : ConnectionBound(kj::mv(conn)) {}
 
-    kj::Promise<void> construct(ConstructContext call) override
-    {
-        auto conn = lockConnection(conn_);
-        auto p = call.getParams();
-        if (p.hasThreadMap()) conn->setPeerThreadMap(p.getThreadMap());
-        call.getResults().setThreadMap(conn->hostThreadMap());
-        return kj::READY_NOW;
-    }
+    kj::Promise<void> construct(ConstructContext call) override { return serveConstruct(call); }
 
     kj::Promise<void> makeEcho(MakeEchoContext call) override
     {
