@@ -1,6 +1,6 @@
 // The host's own C++ implementation of schema/test (mphub::test::TestInit and friends),
 // served through the bridge's adapter. Same semantics as the Rust reference server
-// (rust-proxies/test-peer/src/server.rs; doc/interop.md, "Server semantics").
+// (rust-proxies/mphub-test-peer/src/server.rs; doc/interop.md, "Server semantics").
 #pragma once
 
 #include <mphub/test/test.h>

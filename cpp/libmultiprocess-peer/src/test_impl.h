@@ -1,5 +1,5 @@
 // mphub: server-side implementations of the mphub::test interfaces with the semantics
-// doc/interop.md prescribes (rust-proxies/test-peer/src/server.rs is the reference).
+// doc/interop.md prescribes (rust-proxies/mphub-test-peer/src/server.rs is the reference).
 
 #ifndef MPHUB_LIBMULTIPROCESS_PEER_TEST_IMPL_H
 #define MPHUB_LIBMULTIPROCESS_PEER_TEST_IMPL_H
