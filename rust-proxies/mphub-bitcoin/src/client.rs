@@ -121,7 +121,7 @@ impl Node {
         let version = match self.version() {
             Some(v) => v,
             None => {
-                let v = match master.get_transactions_by_tx_i_d(Vec::new()).await {
+                let v = match master.get_transactions_by_tx_id(Vec::new()).await {
                     Ok(_) => CoreVersion::Master,
                     Err(Error::Unimplemented(_)) => CoreVersion::V31,
                     Err(e) => return Err(e),
@@ -220,19 +220,20 @@ impl Mining {
     /// `Mining.waitTipChanged(current_tip, timeout_ms)`: the tip once it differs from
     /// `current_tip` (internal byte order), or the current tip after the timeout.
     /// `None` means the wait was interrupted (`Mining.interrupt`) or the node is shutting
-    /// down (Core then returns an empty hash).
+    /// down: Core returns a null result (`std::nullopt`); an empty hash is read the same way.
     pub async fn wait_tip_changed(
         &self,
         current_tip: [u8; 32],
         timeout_ms: f64,
     ) -> Result<Option<BlockRef>> {
-        let (hash, height) = both!(&self.inner, (c, _m) => {
-            let b = c.wait_tip_changed(current_tip.to_vec(), timeout_ms).await?;
-            (b.hash, b.height)
+        let tip = both!(&self.inner, (c, _m) => {
+            c.wait_tip_changed(current_tip.to_vec(), timeout_ms)
+                .await?
+                .map(|b| (b.hash, b.height))
         });
-        if hash.is_empty() {
+        let Some((hash, height)) = tip.filter(|(hash, _)| !hash.is_empty()) else {
             return Ok(None);
-        }
+        };
         Ok(Some(BlockRef {
             hash: hash32(&hash, "waitTipChanged hash")?,
             height,
@@ -290,7 +291,7 @@ impl Mining {
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let c = self.master_only("Mining.getTransactionsByTxID")?;
         let r = c
-            .get_transactions_by_tx_i_d(txids.iter().map(|t| t.to_vec()).collect())
+            .get_transactions_by_tx_id(txids.iter().map(|t| t.to_vec()).collect())
             .await?;
         Ok(r.into_iter()
             .map(|t| (!t.is_empty()).then_some(t))
@@ -305,7 +306,7 @@ impl Mining {
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let c = self.master_only("Mining.getTransactionsByWitnessID")?;
         let r = c
-            .get_transactions_by_witness_i_d(wtxids.iter().map(|t| t.to_vec()).collect())
+            .get_transactions_by_witness_id(wtxids.iter().map(|t| t.to_vec()).collect())
             .await?;
         Ok(r.into_iter()
             .map(|t| (!t.is_empty()).then_some(t))
@@ -397,7 +398,10 @@ impl Template {
     /// `getCoinbaseTx`: what the miner needs to build the coinbase.
     pub async fn coinbase_tx(&self) -> Result<CoinbaseTemplate> {
         both!(&self.inner, (c, _m) => {
-            let t = c.get_coinbase_tx().await?;
+            let t = c
+                .get_coinbase_tx()
+                .await?
+                .ok_or_else(|| Error::Malformed("getCoinbaseTx returned a null struct".into()))?;
             Ok(CoinbaseTemplate {
                 version: t.version,
                 sequence: t.sequence,

@@ -399,20 +399,21 @@ macro_rules! demo_servers {
                 _cx: &CallContext,
                 current_tip: Vec<u8>,
                 timeout: f64,
-            ) -> Result<s::BlockRef> {
-                match wait_tip(&self.chain, &self.interrupt, &current_tip, timeout).await? {
-                    Some(tip) => Ok(block_ref(tip)),
-                    // Core returns an unset optional: the reader sees an empty hash, height 0.
-                    None => Ok(s::BlockRef { hash: Vec::new(), height: 0 }),
-                }
+            ) -> Result<Option<s::BlockRef>> {
+                // Interrupted: Core returns `std::nullopt`, a null result on the wire.
+                Ok(wait_tip(&self.chain, &self.interrupt, &current_tip, timeout)
+                    .await?
+                    .map(block_ref))
             }
 
             async fn create_new_block(
                 &self,
                 _cx: &CallContext,
-                options: s::BlockCreateOptions,
+                options: Option<s::BlockCreateOptions>,
                 _cooldown: bool,
             ) -> Result<Cap<s::BlockTemplateClient>> {
+                // A null struct reads as its schema defaults, as in Core.
+                let options = options.unwrap_or_default();
                 let tmpl = self
                     .chain
                     .create_template(CreateOptions {
@@ -432,8 +433,9 @@ macro_rules! demo_servers {
                 &self,
                 _cx: &CallContext,
                 block: Vec<u8>,
-                options: s::BlockCheckOptions,
+                options: Option<s::BlockCheckOptions>,
             ) -> Result<s::MiningCheckBlockOutput> {
+                let options = options.unwrap_or_default();
                 let r = self
                     .chain
                     .check_block(&block, options.check_pow, options.check_merkle_root);
@@ -475,9 +477,9 @@ macro_rules! demo_servers {
                 Ok(self.tmpl.tx_sigops.clone())
             }
 
-            async fn get_coinbase_tx(&self, _cx: &CallContext) -> Result<s::CoinbaseTx> {
+            async fn get_coinbase_tx(&self, _cx: &CallContext) -> Result<Option<s::CoinbaseTx>> {
                 let c = &self.tmpl.coinbase;
-                Ok(s::CoinbaseTx {
+                Ok(Some(s::CoinbaseTx {
                     version: c.version,
                     sequence: c.sequence,
                     script_sig_prefix: c.script_sig_prefix.clone(),
@@ -485,7 +487,7 @@ macro_rules! demo_servers {
                     block_reward_remaining: c.block_reward_remaining,
                     required_outputs: c.required_outputs.clone(),
                     lock_time: c.lock_time,
-                })
+                }))
             }
 
             async fn get_coinbase_merkle_path(&self, _cx: &CallContext) -> Result<Vec<Vec<u8>>> {
@@ -500,8 +502,9 @@ macro_rules! demo_servers {
             async fn wait_next(
                 &self,
                 _cx: &CallContext,
-                options: s::BlockWaitOptions,
+                options: Option<s::BlockWaitOptions>,
             ) -> Result<Cap<s::BlockTemplateClient>> {
+                let options = options.unwrap_or_default();
                 let next = self
                     .chain
                     .wait_next(
@@ -598,7 +601,7 @@ mod master_node {
                 })
             }
 
-            async fn get_transactions_by_tx_i_d(
+            async fn get_transactions_by_tx_id(
                 &self,
                 _cx: &CallContext,
                 txids: Vec<Vec<u8>>,
@@ -606,7 +609,7 @@ mod master_node {
                 Ok(txs_by_id(&self.chain, &txids, false))
             }
 
-            async fn get_transactions_by_witness_i_d(
+            async fn get_transactions_by_witness_id(
                 &self,
                 _cx: &CallContext,
                 wtxids: Vec<Vec<u8>>,

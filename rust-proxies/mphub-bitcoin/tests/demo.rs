@@ -154,7 +154,7 @@ async fn exercise(version: CoreVersion) {
             let as_master: master::MiningClient =
                 master::MiningClient::from_handle(mining.as_v31().unwrap().handle().clone());
             let e = as_master
-                .get_transactions_by_tx_i_d(Vec::new())
+                .get_transactions_by_tx_id(Vec::new())
                 .await
                 .unwrap_err();
             assert!(matches!(e, Error::Unimplemented(_)), "{e:?}");

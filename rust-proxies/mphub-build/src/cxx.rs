@@ -23,9 +23,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::model::{
-    camel, exceptions, outputs, snake, visible_params, Field, Interface, Method, Model,
-    StructModel, Ty,
+    camel, exceptions, outputs, visible_params, Field, Interface, Method, Model, StructModel, Ty,
 };
+use crate::names::snake;
 use crate::BuildError;
 
 /// Settings of one C++ bridge generation.
@@ -354,6 +354,31 @@ impl<'a> Gen<'a> {
             },
             Ty::Struct(id) => format!("{}_from_ffi({e})", snake(&self.strct(*id)?.name)),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
+        })
+    }
+
+    /// Rust API type of a field-level value: a struct field is an `Option` (null ⇔ None).
+    fn fapi_ty(&self, ty: &Ty) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Struct(_) => format!("::std::option::Option<{}>", self.api_ty(ty)?),
+            _ => self.api_ty(ty)?,
+        })
+    }
+
+    /// [`Self::rs_to_ffi`] for a field-level value (a null struct becomes its defaults,
+    /// as the C++ side reads it).
+    fn f_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        match ty {
+            Ty::Struct(_) => self.rs_to_ffi(ty, &format!("({e}).unwrap_or_default()")),
+            _ => self.rs_to_ffi(ty, e),
+        }
+    }
+
+    /// [`Self::rs_from_ffi`] for a field-level value.
+    fn f_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Struct(_) => format!("Some({})", self.rs_from_ffi(ty, e)?),
+            _ => self.rs_from_ffi(ty, e)?,
         })
     }
 
@@ -769,7 +794,7 @@ impl Gen<'_> {
                         glue,
                         "    let {} = {};",
                         f.snake,
-                        self.rs_to_ffi(&f.ty, &format!("v.{}", f.snake))?
+                        self.f_to_ffi(&f.ty, &format!("v.{}", f.snake))?
                     )
                     .ok();
                 }
@@ -792,7 +817,11 @@ impl Gen<'_> {
             .ok();
             write!(glue, "    {p}::{} {{ ", st.name).ok();
             for f in &fields {
-                let conv = self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?;
+                let conv = if f.has_flag.is_some() {
+                    self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?
+                } else {
+                    self.f_from_ffi(&f.ty, &format!("v.{}", f.snake))?
+                };
                 if f.has_flag.is_some() {
                     write!(
                         glue,
@@ -1062,6 +1091,14 @@ impl Gen<'_> {
                     )
                     .ok();
                 }
+                ty @ Ty::Struct(_) => {
+                    writeln!(
+                        body,
+                        "        let {v} = {};",
+                        self.f_from_ffi(ty, &prm.snake)?
+                    )
+                    .ok();
+                }
                 ty => {
                     writeln!(
                         body,
@@ -1094,7 +1131,7 @@ impl Gen<'_> {
                     .ok();
                 }
                 ty => {
-                    writeln!(body, "        Ok({})", self.rs_to_ffi(ty, "out")?).ok();
+                    writeln!(body, "        Ok({})", self.f_to_ffi(ty, "out")?).ok();
                 }
             },
             Ret::Struct { api_single } => {
@@ -1122,7 +1159,7 @@ impl Gen<'_> {
                             body,
                             "        r.{} = {};",
                             f.snake,
-                            self.rs_to_ffi(&f.ty, &src)?
+                            self.f_to_ffi(&f.ty, &src)?
                         )
                         .ok();
                     }
@@ -1149,7 +1186,7 @@ impl Gen<'_> {
                 ty if prm.has_flag.is_some() => {
                     format!("::std::option::Option<{}>", self.api_ty(ty)?)
                 }
-                ty => self.api_ty(ty)?,
+                ty => self.fapi_ty(ty)?,
             };
             write!(sig, ", {}: {t}", prm.snake).ok();
         }
@@ -1159,7 +1196,7 @@ impl Gen<'_> {
                 Ty::Interface(id) => {
                     format!("::mphub::Cap<{p}::{}Client>", self.iface(*id)?.name)
                 }
-                ty => self.api_ty(ty)?,
+                ty => self.fapi_ty(ty)?,
             },
             Ret::Struct { api_single: true } => {
                 let f = outputs(m)[0];
@@ -1193,6 +1230,9 @@ impl Gen<'_> {
                     }
                     args.push(format!("has_{}", prm.snake));
                 }
+                ty @ Ty::Struct(_) => {
+                    args.push(self.f_to_ffi(ty, &prm.snake)?);
+                }
                 ty => {
                     args.push(self.rs_to_ffi_arg(ty, &prm.snake)?);
                 }
@@ -1208,7 +1248,7 @@ impl Gen<'_> {
                     writeln!(back, "            Ok(r.0)").ok();
                 }
                 ty => {
-                    writeln!(back, "            Ok({})", self.rs_from_ffi(ty, "r")?).ok();
+                    writeln!(back, "            Ok({})", self.f_from_ffi(ty, "r")?).ok();
                 }
             },
             Ret::Struct { api_single: true } => {
@@ -1233,6 +1273,7 @@ impl Gen<'_> {
                         )
                         .ok();
                     } else {
+                        let v = self.f_from_ffi(&f.ty, &format!("r.{}", f.snake))?;
                         write!(back, "{}: {v}, ", f.snake).ok();
                     }
                 }

@@ -3,21 +3,28 @@
 //!
 //! ```no_run
 //! // build.rs
-//! mphub_build::Builder::new("../../schema")
-//!     .file("test/test.capnp")
-//!     .module("test_schema")
+//! mphub_build::Builder::new("schema")
+//!     .file("calc/calculator.capnp")
+//!     .module("calc")
 //!     .run()
 //!     .unwrap();
 //! ```
-//! and in the crate: `pub mod test_schema { include!(concat!(env!("OUT_DIR"), "/test_schema/mphub_gen.rs")); }`
+//! and in the crate: `pub mod calc { include!(concat!(env!("OUT_DIR"), "/calc/mphub_gen.rs")); }`
 //!
-//! For every interface with `$Proxy.wrap` it emits `<Name>Client` (a `Send + Sync + Clone`
-//! proxy with async and `_blocking` methods), a `<Name>Server` trait to implement, and the
-//! adapter that serves it; for every struct, a plain Rust struct. Field classification
-//! follows mpgen: `context` and `ThreadMap` fields are implicit, `result` is the return
-//! value, other result fields are outputs, `hasX` makes `X` optional, `wantX` makes the
-//! output `X` optional, a result field with `$Proxy.exception` is an error slot, and the
-//! methods `construct` and `destroy` are handled by the runtime.
+//! mphub-build carries `/mp/proxy.capnp` and `/capnp/c++.capnp` itself, so the schema
+//! folder holds only the user's files and only the `capnp` tool must be installed.
+//!
+//! For every schema file (the named ones and what they import) the output has a module
+//! of that file's name, re-exported at the top. For every interface it emits
+//! `<Name>Client` (a `Send + Sync + Clone` proxy whose methods return an awaitable
+//! `mphub::Call` with a `_blocking` twin) and a `<Name>Server` trait to implement; for
+//! every struct a Rust struct (a Rust `enum` for a union), for every enum a Rust enum,
+//! for every constant a `const` or function. Field classification follows mpgen:
+//! `context` and `ThreadMap` fields are implicit, `result` is the return value, other
+//! result fields are outputs, `hasX` makes `X` optional, `wantX` makes the output `X`
+//! optional, a result field with `$Proxy.exception` is an error slot, and the methods
+//! `construct` and `destroy` are handled by the runtime. The full mapping table is
+//! `doc/mapping.md` in the repository.
 //!
 //! [`CxxBuilder`] is a second emitter, for C++: from the same schema it writes a
 //! `#[cxx::bridge]` Rust module and a C++ header/source pair that implement each wrapped
@@ -26,20 +33,28 @@
 //! `cxx-gen` on it and compiles the C++ (see `cxx-bridge/` and `doc/cxx-bridge.md`).
 #![warn(missing_docs)]
 
+mod compile;
 mod cxx;
-mod emit;
 mod model;
+mod names;
+mod rust;
+mod schema;
 
 pub use cxx::{CxxCode, CxxOptions};
+pub use rust::{Inspection, InterfaceInfo, MethodInfo};
 
 use std::path::{Path, PathBuf};
 
-/// Errors while generating.
+/// Errors while generating. Messages name the schema file, the declaration and the
+/// field or method concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// capnp compiler or capnpc failed.
-    #[error("capnp compile failed: {0}")]
-    Capnp(#[from] capnp::Error),
+    /// The `capnp` compiler could not run or rejected the schema.
+    #[error("capnp: {0}")]
+    Capnp(String),
+    /// Reading the compiler's output failed.
+    #[error("reading the compiler's output: {0}")]
+    Message(#[from] capnp::Error),
     /// Reading or writing files failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -65,24 +80,33 @@ impl From<std::str::Utf8Error> for BuildError {
 
 /// Configures one generation run (one Rust module from a set of schema files).
 pub struct Builder {
-    schema_root: PathBuf,
+    imports: Vec<PathBuf>,
     files: Vec<PathBuf>,
     module: String,
     out_dir: Option<PathBuf>,
 }
 
 impl Builder {
-    /// `schema_root` is the import root (it contains `mp/proxy.capnp`).
+    /// `schema_root` is where [`Builder::file`] paths start, and the first import path
+    /// (where `import "/x/y.capnp"` looks).
     pub fn new(schema_root: impl AsRef<Path>) -> Self {
         Builder {
-            schema_root: schema_root.as_ref().to_path_buf(),
+            imports: vec![schema_root.as_ref().to_path_buf()],
             files: Vec::new(),
             module: String::new(),
             out_dir: None,
         }
     }
 
-    /// Adds a schema file, relative to the schema root.
+    /// Adds an import path, searched after the ones added before it (the bundled
+    /// `/mp/proxy.capnp` and `/capnp/c++.capnp` come after all of them).
+    pub fn import_path(mut self, dir: impl AsRef<Path>) -> Self {
+        self.imports.push(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Adds a schema file, relative to the schema root (or absolute). Files it imports
+    /// are generated too.
     pub fn file(mut self, path: impl AsRef<Path>) -> Self {
         self.files.push(path.as_ref().to_path_buf());
         self
@@ -101,14 +125,35 @@ impl Builder {
         self
     }
 
-    /// Runs capnpc and the mphub generator; prints `cargo:rerun-if-changed` lines.
+    fn out_root(&self) -> Result<PathBuf, BuildError> {
+        match &self.out_dir {
+            Some(d) => Ok(d.clone()),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    BuildError::Unsupported(
+                        "OUT_DIR is not set (call from build.rs, or set out_dir)".into(),
+                    )
+                }),
+        }
+    }
+
+    fn load(&self, scratch: &Path) -> Result<schema::Schema, BuildError> {
+        if self.files.is_empty() {
+            return Err(BuildError::Unsupported(
+                "no schema file given (Builder::file)".into(),
+            ));
+        }
+        let root = &self.imports[0];
+        let files: Vec<PathBuf> = self.files.iter().map(|f| root.join(f)).collect();
+        let bytes = compile::code_generator_request(&files, &self.imports, scratch)?;
+        load_request(&bytes)
+    }
+
+    /// Runs the compiler and the generator; prints `cargo:rerun-if-changed` lines.
+    /// Returns the path of the generated file.
     pub fn run(self) -> Result<PathBuf, BuildError> {
-        let out_root = match self.out_dir {
-            Some(d) => d,
-            None => PathBuf::from(std::env::var("OUT_DIR").map_err(|_| {
-                BuildError::Unsupported("OUT_DIR is not set (call from build.rs)".into())
-            })?),
-        };
+        let out_root = self.out_root()?;
         let sub = self.module.replace("::", "/");
         let out = if sub.is_empty() {
             out_root.clone()
@@ -116,47 +161,55 @@ impl Builder {
             out_root.join(&sub)
         };
         std::fs::create_dir_all(&out)?;
-        let request_path = out.join("code_generator_request.bin");
-        let mut cmd = capnpc::CompilerCommand::new();
-        cmd.import_path(&self.schema_root)
-            .output_path(&out)
-            .crate_provides("mphub", [model::PROXY_FILE_ID])
-            .raw_code_generator_request_path(&request_path);
-        if !self.module.is_empty() {
-            cmd.default_parent_module(self.module.split("::").map(String::from).collect());
+        for dir in &self.imports {
+            println!("cargo:rerun-if-changed={}", dir.display());
         }
         for f in &self.files {
-            let full = self.schema_root.join(f);
-            println!("cargo:rerun-if-changed={}", full.display());
-            // Each file's own directory as prefix: `a/b/x.capnp` → `x_capnp.rs`.
-            if let Some(dir) = full.parent() {
-                cmd.src_prefix(dir);
-            }
-            cmd.file(&full);
+            println!(
+                "cargo:rerun-if-changed={}",
+                self.imports[0].join(f).display()
+            );
         }
-        cmd.run()?;
-        let bytes = std::fs::read(&request_path)?;
-        let code = generate(&bytes, &out)?;
+        let schema = self.load(&out)?;
+        let code = rust::emit(&schema)?;
         let gen_path = out.join("mphub_gen.rs");
-        std::fs::write(&gen_path, code)?;
+        write_if_changed(&gen_path, &code)?;
         Ok(gen_path)
+    }
+
+    /// Generates the Rust source without writing it (for tests and tools).
+    pub fn generate(self) -> Result<String, BuildError> {
+        let scratch = scratch_dir()?;
+        let schema = self.load(&scratch)?;
+        rust::emit(&schema)
+    }
+
+    /// What the generated code will contain, for tools that drive it (e.g. calling one
+    /// method of every interface).
+    pub fn inspect(self) -> Result<Inspection, BuildError> {
+        let scratch = scratch_dir()?;
+        let schema = self.load(&scratch)?;
+        rust::inspect(&schema)
     }
 }
 
-/// Generates the mphub module source from a serialized `CodeGeneratorRequest`;
-/// `capnp_out` is where capnpc wrote its `*_capnp.rs` files.
-pub fn generate(request: &[u8], capnp_out: &Path) -> Result<String, BuildError> {
-    let mut slice = request;
+fn scratch_dir() -> Result<PathBuf, BuildError> {
+    let dir = std::env::temp_dir().join(format!("mphub-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn load_request(bytes: &[u8]) -> Result<schema::Schema, BuildError> {
+    let mut slice = bytes;
     let message = capnp::serialize::read_message(
         &mut slice,
         capnp::message::ReaderOptions {
-            traversal_limit_in_words: Some(64 * 1024 * 1024),
+            traversal_limit_in_words: Some(256 * 1024 * 1024),
             nesting_limit: 128,
         },
     )?;
     let req: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
-    let model = model::Model::from_request(req)?;
-    emit::emit(&model, capnp_out)
+    schema::Schema::from_request(req)
 }
 
 /// Configures one C++ bridge generation (see [`cxx`](self#) and `doc/cxx-bridge.md`).
@@ -265,7 +318,7 @@ impl CxxBuilder {
         self
     }
 
-    /// Runs capnpc and the C++ bridge emitter; prints `cargo:rerun-if-changed` lines.
+    /// Runs the capnp compiler and the C++ bridge emitter; prints `cargo:rerun-if-changed` lines.
     pub fn run(mut self) -> Result<CxxOutput, BuildError> {
         if self.options.proxies.is_empty() {
             return Err(BuildError::Unsupported(
@@ -288,24 +341,17 @@ impl CxxBuilder {
             })?),
         };
         let out = out_root.join(format!("{}_cxx", self.options.stem));
-        let capnp_dir = out.join("capnp");
-        std::fs::create_dir_all(&capnp_dir)?;
-        let request_path = capnp_dir.join("code_generator_request.bin");
-        let mut cmd = capnpc::CompilerCommand::new();
-        cmd.import_path(&self.schema_root)
-            .output_path(&capnp_dir)
-            .crate_provides("mphub", [model::PROXY_FILE_ID])
-            .raw_code_generator_request_path(&request_path);
-        for f in &self.files {
-            let full = self.schema_root.join(f);
-            println!("cargo:rerun-if-changed={}", full.display());
-            if let Some(dir) = full.parent() {
-                cmd.src_prefix(dir);
-            }
-            cmd.file(&full);
+        std::fs::create_dir_all(&out)?;
+        let files: Vec<PathBuf> = self
+            .files
+            .iter()
+            .map(|f| self.schema_root.join(f))
+            .collect();
+        for f in &files {
+            println!("cargo:rerun-if-changed={}", f.display());
         }
-        cmd.run()?;
-        let bytes = std::fs::read(&request_path)?;
+        let bytes =
+            compile::code_generator_request(&files, std::slice::from_ref(&self.schema_root), &out)?;
         let code = generate_cxx(&bytes, &self.options)?;
         let include_dir = out.join("include");
         let header_dir = include_dir.join(&self.options.header_dir);
@@ -329,7 +375,7 @@ impl CxxBuilder {
     }
 }
 
-/// Writes `text` unless the file already holds it (keeps C++ rebuilds incremental).
+/// Writes `text` unless the file already holds it (keeps rebuilds incremental).
 fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
     if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
         return Ok(());
@@ -341,15 +387,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
 /// Generates the C++ bridge (Rust module and C++ files) from a serialized
 /// `CodeGeneratorRequest`.
 pub fn generate_cxx(request: &[u8], options: &CxxOptions) -> Result<CxxCode, BuildError> {
-    let mut slice = request;
-    let message = capnp::serialize::read_message(
-        &mut slice,
-        capnp::message::ReaderOptions {
-            traversal_limit_in_words: Some(64 * 1024 * 1024),
-            nesting_limit: 128,
-        },
-    )?;
-    let req: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
-    let model = model::Model::from_request(req)?;
+    let schema = load_request(request)?;
+    let model = model::Model::from_schema(&schema)?;
     cxx::emit(&model, options)
 }

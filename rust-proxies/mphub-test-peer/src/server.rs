@@ -70,7 +70,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl TesterServer for TesterImpl {
-    async fn pass_primitives(&self, _cx: &CallContext, arg: Primitives) -> Result<Primitives> {
+    async fn pass_primitives(
+        &self,
+        _cx: &CallContext,
+        arg: Option<Primitives>,
+    ) -> Result<Option<Primitives>> {
         Ok(arg)
     }
     async fn add_int64(&self, _cx: &CallContext, a: i64, b: i64) -> Result<i64> {
@@ -102,7 +106,7 @@ impl TesterServer for TesterImpl {
     async fn pass_map(&self, _cx: &CallContext, arg: Vec<Pair>) -> Result<Vec<Pair>> {
         Ok(arg)
     }
-    async fn pass_point(&self, _cx: &CallContext, arg: Point) -> Result<Point> {
+    async fn pass_point(&self, _cx: &CallContext, arg: Option<Point>) -> Result<Option<Point>> {
         Ok(arg)
     }
     async fn maybe_int(&self, _cx: &CallContext, want: bool) -> Result<Option<i32>> {

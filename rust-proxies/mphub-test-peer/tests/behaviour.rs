@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::future::IntoFuture as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +20,9 @@ async fn calls_on_one_strand_run_in_arrival_order() {
         let strand = peer.tester.new_strand("ordered");
         let tester = peer.tester.on_strand(&strand).unwrap();
         // Issue all calls before awaiting any: they are queued on one server thread.
-        let calls: Vec<_> = (0..50).map(|i| tester.append_log(i)).collect();
+        let calls: Vec<_> = (0..50)
+            .map(|i| tester.append_log(i).into_future())
+            .collect();
         for r in futures::future::join_all(calls).await {
             r.unwrap();
         }

@@ -26,7 +26,7 @@ async fn check_all_mappings(t: Transport) {
     };
     assert_eq!(
         tester.pass_primitives(prims.clone()).await.unwrap(),
-        prims,
+        Some(prims),
         "{t:?}"
     );
     assert_eq!(tester.add_int64(40, 2).await.unwrap(), 42);
@@ -87,14 +87,17 @@ async fn check_all_mappings(t: Transport) {
         tags: vec!["t1".into(), "t2".into()],
         weight: Some(0.5),
     };
-    assert_eq!(tester.pass_point(point.clone()).await.unwrap(), point);
+    assert_eq!(
+        tester.pass_point(point.clone()).await.unwrap(),
+        Some(point.clone())
+    );
     let unweighted = Point {
         weight: None,
         ..point
     };
     assert_eq!(
         tester.pass_point(unweighted.clone()).await.unwrap(),
-        unweighted
+        Some(unweighted)
     );
 
     // hasResult optional return; wantX out-pointer; in/out; several outputs.

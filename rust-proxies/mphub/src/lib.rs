@@ -15,6 +15,7 @@
 //! See `doc/design.md` in the repository for the design and a diagram.
 #![warn(missing_docs)]
 
+mod call;
 mod error;
 pub mod log;
 mod malloc;
@@ -25,6 +26,7 @@ mod slot;
 mod state;
 mod text;
 mod transport;
+pub mod wire;
 
 /// Code generated from `mp/proxy.capnp` (ThreadMap, Thread, Context).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -32,9 +34,10 @@ pub mod proxy_capnp {
     include!(concat!(env!("OUT_DIR"), "/proxy_capnp.rs"));
 }
 
+pub use call::{Call, Method};
 pub use error::{to_capnp_error, DeclaredException, Error, Result};
 pub use malloc::tune_malloc_for_large_messages;
-pub use proxy::{Cap, ProxyClient, ProxyHandle, Strand, MAX_MESSAGE_WORDS};
+pub use proxy::{Cap, ProxyClient, ProxyHandle, Strand, Upcast, MAX_MESSAGE_WORDS};
 pub use runtime::Runtime;
 pub use server::CallContext;
 pub use text::Text;
@@ -47,21 +50,14 @@ pub use transport::{
 /// Items used by generated code. Not a stable API for hand-written code.
 #[doc(hidden)]
 pub mod rt {
-    pub use crate::proxy::{CallJob, CallSetup, ConnRef, ConstructFn, DestroyFn};
+    pub use crate::proxy::{CallSetup, ConnRef};
     pub use crate::runtime::LocalFuture;
-    pub use crate::server::{dispatch, serve_construct, ContextCaps, Hosted};
+    pub use crate::server::{
+        dispatch, host, ContextCaps, Dispatch, Dispatched, EncodeException, EncodeResults, Hosted,
+        Incoming,
+    };
     pub use capnp;
     pub use capnp_rpc;
-
-    /// Reads a `Text` field as raw bytes (null reads as empty, like libmultiprocess).
-    pub fn read_text(r: capnp::Result<capnp::text::Reader<'_>>) -> crate::Result<crate::Text> {
-        Ok(crate::Text::from_bytes(r?.as_bytes()))
-    }
-
-    /// Reads a `Data` field (null reads as empty).
-    pub fn read_data(r: capnp::Result<capnp::data::Reader<'_>>) -> crate::Result<Vec<u8>> {
-        Ok(r?.to_vec())
-    }
 
     /// A list length as Cap'n Proto's `u32`, refusing lists that cannot be sent.
     pub fn list_len(len: usize) -> crate::Result<u32> {
@@ -69,17 +65,12 @@ pub mod rt {
             .map_err(|_| crate::Error::Usage(format!("list of {len} elements is too long to send")))
     }
 
-    /// A `Text` reader over raw bytes, for setters.
-    pub fn text_reader(t: &crate::Text) -> capnp::text::Reader<'_> {
-        capnp::text::Reader::from(t.as_bytes())
-    }
-
-    /// Logs a message's text form at trace level (`request data: (...)` and friends),
-    /// escaped and cut at 200 characters like libmultiprocess. Formats nothing unless
-    /// trace logging is on for target `ipc`.
-    pub fn trace_data(label: &str, message: &dyn std::fmt::Debug) {
+    /// Logs a value at trace level (`send data: ...` and friends), escaped and cut at
+    /// 200 characters like libmultiprocess. Formats nothing unless trace logging is on
+    /// for target `ipc`.
+    pub fn trace_value(label: &str, value: &dyn std::fmt::Debug) {
         if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
-            let text = format!("{message:?}");
+            let text = format!("{value:?}");
             tracing::trace!(target: "ipc", "{label}: {}", crate::log::cut(&crate::log::escape(text.as_bytes())));
         }
     }
@@ -87,5 +78,10 @@ pub mod rt {
     /// Converts a server-side result into what a capnp server method returns.
     pub fn server_error(e: crate::Error) -> capnp::Error {
         crate::to_capnp_error(e)
+    }
+
+    /// The error a generated server trait's default method returns.
+    pub fn unimplemented(method: &crate::Method) -> crate::Error {
+        crate::Error::Unimplemented(format!("{method} is not implemented by this server"))
     }
 }

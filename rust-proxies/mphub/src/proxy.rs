@@ -6,12 +6,14 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use capnp::capability::FromClientHook;
-
+use crate::call::Method;
 use crate::error::{Error, Result};
-use crate::proxy_capnp::{context, thread, thread_map};
+use crate::proxy_capnp::{context, thread};
+use capnp::any_pointer;
+
 use crate::runtime::{current_loop, loop_state, next_id, LocalFuture, Runtime, WeakRuntime};
 use crate::state::{ConnHandle, ConnState, RemoteStrand};
+use crate::wire::{ReadCx, StructBuilder, StructReader, WriteCx};
 
 /// Identifies a server call in progress, so that calls made while it runs go to the
 /// right remote thread (the caller's `callbackThread`), like libmultiprocess does.
@@ -127,14 +129,6 @@ impl std::fmt::Debug for Strand {
     }
 }
 
-/// Calls `destroy(context)` on a remote object (generated per interface).
-pub type DestroyFn = fn(capnp::capability::Client, CallSetup) -> LocalFuture<Result<()>>;
-/// Calls `construct(threadMap)` on a freshly bootstrapped interface (generated).
-pub type ConstructFn = fn(
-    capnp::capability::Client,
-    thread_map::Client,
-) -> LocalFuture<Result<Option<thread_map::Client>>>;
-
 /// Implemented by every generated client type.
 pub trait ProxyClient: Sized + Send + Sync + Clone + 'static {
     /// Schema name of the interface, for logs (`Echo`, `Mining`, ...).
@@ -143,12 +137,13 @@ pub trait ProxyClient: Sized + Send + Sync + Clone + 'static {
     fn from_handle(handle: ProxyHandle) -> Self;
     /// The underlying handle.
     fn handle(&self) -> &ProxyHandle;
-    /// `destroy` caller, when the interface declares `destroy`.
-    fn destroy_fn() -> Option<DestroyFn> {
+    /// The interface's `destroy` method, when it declares one (also inherited).
+    fn destroy_method() -> Option<&'static Method> {
         None
     }
-    /// `construct` caller, when the interface declares `construct`.
-    fn construct_fn() -> Option<ConstructFn> {
+    /// The interface's `construct` call (offer our ThreadMap, keep the peer's), when it
+    /// declares `construct`: the runtime runs it on connect.
+    fn construct(&self) -> Option<crate::Call<()>> {
         None
     }
     /// A locally hosted object forwarding every call to `self`. Generated clients provide
@@ -163,7 +158,7 @@ struct ProxyInner {
     conn: Arc<ConnHandle>,
     obj: u64,
     interface: &'static str,
-    destroy: Option<DestroyFn>,
+    destroy: Option<&'static Method>,
 }
 
 impl Drop for ProxyInner {
@@ -183,10 +178,11 @@ impl Drop for ProxyInner {
             tokio::task::spawn_local(async move {
                 let via = scope.map(Via::Scope).unwrap_or(Via::Auto);
                 let local = entry.client.hook.get_brand() == 0;
-                match prepare(&entry.conn, via, true, local) {
-                    Ok(prep) => {
+                match prepare(&entry.conn, via, destroy.context.is_some(), local) {
+                    Ok(mut prep) => {
                         tracing::debug!(target: "ipc", "IPC client destroy {iface}");
-                        let r = destroy(entry.client.clone(), prep.setup.clone()).await;
+                        prep.setup.method = Some(destroy);
+                        let r = prep.setup.send(&entry.client, |_, _| Ok(())).await;
                         prep.finish();
                         if let Err(e) = r {
                             if !e.is_disconnected() {
@@ -216,12 +212,12 @@ impl std::fmt::Debug for ProxyHandle {
     }
 }
 
-/// The `Context` to send with one call, and the call's name for logs.
+/// The `Context` to send with one call, and the call's method for logs.
 #[derive(Clone)]
 pub struct CallSetup {
     thread: Option<thread::Client>,
     callback_thread: Option<thread::Client>,
-    method: &'static str,
+    method: Option<&'static Method>,
     conn: Rc<ConnState>,
 }
 
@@ -241,46 +237,39 @@ impl CallSetup {
         }
     }
 
-    /// The same setup, labelled `method` in logs (generated `destroy` callers use it).
-    pub fn named(mut self, method: &'static str) -> Self {
-        self.method = method;
-        self
-    }
-
-    /// Sends a request, enforcing the 64 MiB message limit and logging like libmultiprocess.
-    pub async fn send<P, R>(
+    /// Sends `method`'s request to `target` with params filled by `encode` (the
+    /// `Context` is filled here), enforcing the 64 MiB message limit and logging like
+    /// libmultiprocess; returns the response.
+    pub(crate) async fn send(
         &self,
-        req: capnp::capability::Request<P, R>,
-    ) -> Result<capnp::capability::Response<R>>
-    where
-        P: capnp::traits::Owned,
-        R: capnp::traits::Pipelined + capnp::traits::Owned + 'static + Unpin,
-        <R as capnp::traits::Pipelined>::Pipeline: capnp::capability::FromTypelessPipeline,
-        for<'a> <P as capnp::traits::Owned>::Reader<'a>: std::fmt::Debug,
-        for<'a> <R as capnp::traits::Owned>::Reader<'a>: std::fmt::Debug,
-    {
-        let mut req = req;
-        let words = req.hook.get().target_size()?.word_count;
+        target: &capnp::capability::Client,
+        encode: impl FnOnce(&mut StructBuilder<'_>, &WriteCx<'_>) -> Result<()>,
+    ) -> Result<capnp::capability::Response<any_pointer::Owned>> {
+        let method = self
+            .method
+            .ok_or_else(|| Error::Usage("call without a method".into()))?;
+        let mut req = target.new_call::<any_pointer::Owned, any_pointer::Owned>(
+            method.interface_id,
+            method.ordinal,
+            None,
+        );
+        let conn = self.conn();
+        crate::wire::build_struct(req.get(), method.params, |mut b| {
+            if let Some(index) = method.context {
+                self.fill(b.pointer(index).init_as::<context::Builder<'_>>());
+            }
+            encode(&mut b, &WriteCx::new(&conn))
+        })?;
+        let words = req.get().target_size()?.word_count;
         if words >= MAX_MESSAGE_WORDS {
             return Err(Error::Usage(format!(
-                "{} request is {} MiB; Cap'n Proto peers refuse messages of 64 MiB or more",
-                self.method,
+                "{method} request is {} MiB; Cap'n Proto peers refuse messages of 64 MiB or more",
                 words * 8 / (1024 * 1024)
             )));
         }
-        tracing::debug!(target: "ipc", "IPC client send {}$Params", self.method);
-        if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
-            if let Ok(params) = req.hook.get().into_reader().get_as::<P::Reader<'_>>() {
-                crate::rt::trace_data("send data", &params);
-            }
-        }
+        tracing::debug!(target: "ipc", "IPC client send {method}$Params");
         let resp = req.send().promise.await.map_err(Error::from)?;
-        tracing::debug!(target: "ipc", "IPC client recv {}$Results", self.method);
-        if tracing::enabled!(target: "ipc", tracing::Level::TRACE) {
-            if let Ok(results) = resp.get() {
-                crate::rt::trace_data("recv data", &results);
-            }
-        }
+        tracing::debug!(target: "ipc", "IPC client recv {method}$Results");
         Ok(resp)
     }
 }
@@ -315,7 +304,7 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
         setup: CallSetup {
             thread: None,
             callback_thread: None,
-            method: "",
+            method: None,
             conn: conn.clone(),
         },
         strand: None,
@@ -369,19 +358,12 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
     Ok(prepared)
 }
 
-/// A job a generated client method runs on the loop thread: build, send, decode.
-pub trait CallJob<C, T>: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static {}
-impl<C, T, F> CallJob<C, T> for F where
-    F: FnOnce(C, CallSetup) -> LocalFuture<Result<T>> + Send + 'static
-{
-}
-
 impl ProxyHandle {
     pub(crate) fn new(
         conn: Arc<ConnHandle>,
         obj: u64,
         interface: &'static str,
-        destroy: Option<DestroyFn>,
+        destroy: Option<&'static Method>,
     ) -> Self {
         ProxyHandle {
             inner: Arc::new(ProxyInner {
@@ -439,18 +421,22 @@ impl ProxyHandle {
         Via::Auto
     }
 
-    fn job<C, T>(
+    /// The loop-side job of one call: choose the remote thread, send `method` with the
+    /// params `encode` writes from `args`, decode the results with `decode`.
+    pub(crate) fn job<A, T>(
         &self,
-        method: &'static str,
-        uses_context: bool,
-        via: Via,
-        f: impl CallJob<C, T>,
+        method: &'static Method,
+        blocking: bool,
+        args: A,
+        encode: fn(&A, &mut StructBuilder<'_>, &WriteCx<'_>) -> Result<()>,
+        decode: fn(&A, StructReader<'_>, &ReadCx<'_>) -> Result<T>,
     ) -> impl FnOnce() -> LocalFuture<Result<T>> + Send + 'static
     where
-        C: FromClientHook + 'static,
-        T: Send + 'static,
+        A: Send + std::fmt::Debug + 'static,
+        T: Send + std::fmt::Debug + 'static,
     {
         let obj = self.inner.obj;
+        let via = self.via(blocking);
         move || {
             Box::pin(async move {
                 let st = loop_state()?;
@@ -461,47 +447,49 @@ impl ProxyHandle {
                     ));
                 }
                 let local = client.hook.get_brand() == 0;
-                let mut prep = prepare(&conn, via, uses_context, local)?;
-                prep.setup.method = method;
-                let typed: C = crate::state::typed(&client);
-                let out = f(typed, prep.setup.clone()).await;
+                let mut prep = prepare(&conn, via, method.context.is_some(), local)?;
+                prep.setup.method = Some(method);
+                crate::rt::trace_value("send data", &args);
+                let sent = prep.setup.send(&client, |b, cx| encode(&args, b, cx)).await;
                 prep.finish();
+                let resp = sent?;
+                let conn_ref = ConnRef(conn);
+                let results = crate::wire::read_root(resp.get()?)?;
+                let out = decode(&args, results, &ReadCx::new(&conn_ref));
+                if let Ok(v) = &out {
+                    crate::rt::trace_value("recv data", v);
+                }
                 out
             })
         }
     }
+}
 
-    /// Runs a call from async code (any thread, any tokio task); the future is `Send`.
-    pub fn call<C, T>(
+impl ProxyHandle {
+    /// Runs `f` on the loop thread with the untyped capability and a [`CallSetup`]
+    /// (a remote thread chosen when `with_context`): for tests that must send what
+    /// mphub itself never sends (forged contexts, oversized messages).
+    #[doc(hidden)]
+    pub fn call_raw<T: Send + 'static>(
         &self,
-        method: &'static str,
-        uses_context: bool,
-        f: impl CallJob<C, T>,
-    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static
-    where
-        C: FromClientHook + 'static,
-        T: Send + 'static,
-    {
+        method: &'static Method,
+        with_context: bool,
+        f: impl FnOnce(capnp::capability::Client, CallSetup) -> LocalFuture<Result<T>> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T>> + Send + 'static {
+        let obj = self.inner.obj;
         let via = self.via(false);
-        let job = self.job(method, uses_context, via, f);
-        self.runtime().run(job)
-    }
-
-    /// Runs a call and blocks the calling OS thread until it returns. Each OS thread
-    /// gets its own remote thread per connection, reused for all its calls.
-    pub fn call_blocking<C, T>(
-        &self,
-        method: &'static str,
-        uses_context: bool,
-        f: impl CallJob<C, T>,
-    ) -> Result<T>
-    where
-        C: FromClientHook + 'static,
-        T: Send + 'static,
-    {
-        let via = self.via(true);
-        let job = self.job(method, uses_context, via, f);
-        self.runtime().run_blocking(job)
+        self.runtime().run(move || {
+            Box::pin(async move {
+                let st = loop_state()?;
+                let (conn, client) = st.object(obj)?;
+                let local = client.hook.get_brand() == 0;
+                let mut prep = prepare(&conn, via, with_context, local)?;
+                prep.setup.method = Some(method);
+                let out = f(client, prep.setup.clone()).await;
+                prep.finish();
+                out
+            })
+        })
     }
 }
 
@@ -593,6 +581,53 @@ impl<C> Cap<C> {
     }
 }
 
+impl<C> Default for Cap<C> {
+    fn default() -> Self {
+        Cap::null()
+    }
+}
+
+/// Capabilities compare by identity: the same local implementation (the same
+/// `into_cap` value or a clone of it) or the same remote object.
+impl<C> PartialEq for Cap<C> {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.kind, &other.kind) {
+            (CapKind::Null, CapKind::Null) => true,
+            (CapKind::Local(a), CapKind::Local(b)) => Arc::ptr_eq(a, b),
+            (CapKind::Remote(a, _), CapKind::Remote(b, _)) => Arc::ptr_eq(&a.inner, &b.inner),
+            _ => false,
+        }
+    }
+}
+
+/// Marks `Self` as a client of an interface that extends the one of `B` (generated for
+/// `extends(...)`): its capabilities can be passed where a `B` is expected.
+pub trait Upcast<B> {}
+
+impl<C> Cap<C> {
+    /// The same capability, typed as a base interface it extends.
+    pub fn upcast<B>(self) -> Cap<B>
+    where
+        C: Upcast<B>,
+    {
+        Cap {
+            kind: self.kind,
+            _client: PhantomData,
+        }
+    }
+}
+
+impl<C: ProxyClient> Cap<C> {
+    /// A client proxy for a capability received from a peer (`None` for a null or a
+    /// local one: call a local implementation directly).
+    pub fn client(&self) -> Option<C> {
+        match &self.kind {
+            CapKind::Remote(h, _) => Some(C::from_handle(h.clone())),
+            _ => None,
+        }
+    }
+}
+
 impl<C: ProxyClient> From<C> for Cap<C> {
     fn from(c: C) -> Self {
         let forward = c.forwarder().and_then(|cap| match cap.kind {
@@ -626,12 +661,28 @@ impl ConnRef {
             handle,
             obj,
             C::INTERFACE,
-            C::destroy_fn(),
+            C::destroy_method(),
         )))
     }
 
     /// Connection id (for logs).
     pub fn id(&self) -> u64 {
         self.0.id
+    }
+
+    /// Keeps the peer's ThreadMap (a `Proxy.ThreadMap` field received, e.g. in
+    /// `construct`), so calls can later be made on threads the peer creates.
+    pub fn accept_thread_map(&self, p: any_pointer::Reader<'_>) -> Result<()> {
+        if !p.is_null() {
+            let map = p.get_as_capability::<crate::proxy_capnp::thread_map::Client>()?;
+            *self.0.peer_thread_map.borrow_mut() = Some(map);
+        }
+        Ok(())
+    }
+
+    /// Fills a `Proxy.ThreadMap` field with a ThreadMap we host on this connection.
+    pub fn offer_thread_map(&self, p: any_pointer::Builder<'_>) {
+        let mut p = p;
+        p.set_as_capability(crate::state::host_thread_map(&self.0).client.hook);
     }
 }

@@ -6,11 +6,15 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use capnp::any_pointer;
+
+use crate::call::Method;
+use crate::error::{DeclaredException, Error, Result};
 use crate::proxy::{CallScope, ConnRef, BLOCKING_SCOPE, CURRENT_CALL};
 use crate::proxy_capnp::{context, thread};
 use crate::runtime::{loop_state, next_id, Runtime};
 use crate::state::ActiveCall;
+use crate::wire::{build_struct, read_root, ReadCx, StructBuilder, StructReader, WriteCx};
 
 static REQUEST_NUMBER: AtomicU64 = AtomicU64::new(0);
 
@@ -107,7 +111,7 @@ impl Drop for ActiveCallGuard {
 /// that thread and runs with `callbackThread` remembered for calls back to the caller.
 pub async fn dispatch<T, F, Fut>(
     conn: &ConnRef,
-    method: &'static str,
+    method: &'static Method,
     ctx: Option<ContextCaps>,
     run: F,
 ) -> Result<T>
@@ -185,7 +189,7 @@ where
     out
 }
 
-fn log_done<T>(n: u64, method: &str, out: &Result<T>) {
+fn log_done<T>(n: u64, method: &Method, out: &Result<T>) {
     match out {
         Ok(_) => tracing::debug!(target: "ipc", "IPC server send response #{n} {method}$Results"),
         Err(Error::Declared(_)) => {
@@ -197,17 +201,26 @@ fn log_done<T>(n: u64, method: &str, out: &Result<T>) {
     }
 }
 
-/// An implementation object hosted for a peer; `destroy` drops it.
+/// An implementation object hosted for a peer; `destroy` drops it. Clones share it.
 pub struct Hosted<T: ?Sized> {
-    inner: RefCell<Option<Arc<T>>>,
+    inner: Rc<RefCell<Option<Arc<T>>>>,
     interface: &'static str,
+}
+
+impl<T: ?Sized> Clone for Hosted<T> {
+    fn clone(&self) -> Self {
+        Hosted {
+            inner: self.inner.clone(),
+            interface: self.interface,
+        }
+    }
 }
 
 impl<T: ?Sized> Hosted<T> {
     /// Hosts `imp`.
     pub fn new(imp: Arc<T>, interface: &'static str) -> Self {
         Hosted {
-            inner: RefCell::new(Some(imp)),
+            inner: Rc::new(RefCell::new(Some(imp))),
             interface,
         }
     }
@@ -229,14 +242,252 @@ impl<T: ?Sized> Hosted<T> {
     }
 }
 
-/// Serves `construct(threadMap) -> (threadMap)`: keeps the peer's ThreadMap and
-/// returns one we host.
-pub fn serve_construct(
-    conn: &ConnRef,
-    peer_thread_map: Option<crate::proxy_capnp::thread_map::Client>,
-) -> crate::proxy_capnp::thread_map::Client {
-    if let Some(map) = peer_thread_map {
-        *conn.0.peer_thread_map.borrow_mut() = Some(map);
+/// Serves the calls made on one hosted object. Generated per interface (`XAdapter`):
+/// it picks the method by interface ID and ordinal and hands it to [`Incoming::serve`].
+pub trait Dispatch: 'static {
+    /// Serves one call.
+    fn dispatch(&self, call: Incoming) -> Dispatched;
+}
+
+/// What [`Dispatch::dispatch`] returns: the call's completion, for capnp-rpc.
+pub type Dispatched = capnp::capability::DispatchCallResult;
+
+/// One incoming call, before its method is known to the runtime.
+pub struct Incoming {
+    interface_id: u64,
+    ordinal: u16,
+    params: capnp::capability::Params<any_pointer::Owned>,
+    results: capnp::capability::Results<any_pointer::Owned>,
+    conn: ConnRef,
+}
+
+/// Encodes a method's results (generated per method).
+pub type EncodeResults<R> = fn(R, &mut StructBuilder<'_>, &WriteCx<'_>) -> Result<()>;
+/// Writes a declared exception into its result field; `false` if the method does not
+/// declare that exception type (generated per method).
+pub type EncodeException =
+    fn(&DeclaredException, &mut StructBuilder<'_>, &WriteCx<'_>) -> Result<bool>;
+
+impl Incoming {
+    /// The Cap'n Proto ID of the interface the call names.
+    pub fn interface_id(&self) -> u64 {
+        self.interface_id
     }
-    crate::state::host_thread_map(&conn.0)
+
+    /// The method's ordinal in that interface.
+    pub fn ordinal(&self) -> u16 {
+        self.ordinal
+    }
+
+    /// Serves the call on `hosted`: decodes the params with `decode`, runs `run` with
+    /// the implementation on the thread the `Context` names (in order, see
+    /// [`dispatch`]), and encodes its value with `encode` (or a declared exception with
+    /// `exceptions`).
+    pub fn serve<T, A, R, F, Fut>(
+        self,
+        hosted: &Hosted<T>,
+        method: &'static Method,
+        decode: fn(StructReader<'_>, &ReadCx<'_>) -> Result<A>,
+        run: F,
+        encode: EncodeResults<R>,
+        exceptions: EncodeException,
+    ) -> Dispatched
+    where
+        T: ?Sized + 'static,
+        A: std::fmt::Debug + 'static,
+        R: std::fmt::Debug + 'static,
+        F: FnOnce(Arc<T>, CallContext, A) -> Fut + 'static,
+        Fut: Future<Output = Result<R>> + 'static,
+    {
+        let imp = match hosted.get() {
+            Ok(imp) => imp,
+            Err(e) => return self.fail(e),
+        };
+        self.serve_fn(
+            method,
+            decode,
+            move |cx, args| run(imp, cx, args),
+            encode,
+            exceptions,
+        )
+    }
+
+    fn serve_fn<A, R, F, Fut>(
+        self,
+        method: &'static Method,
+        decode: fn(StructReader<'_>, &ReadCx<'_>) -> Result<A>,
+        run: F,
+        encode: EncodeResults<R>,
+        exceptions: EncodeException,
+    ) -> Dispatched
+    where
+        A: std::fmt::Debug + 'static,
+        R: std::fmt::Debug + 'static,
+        F: FnOnce(CallContext, A) -> Fut + 'static,
+        Fut: Future<Output = Result<R>> + 'static,
+    {
+        let Incoming {
+            params,
+            mut results,
+            conn,
+            ..
+        } = self;
+        let call = async move {
+            let (ctx, args) = {
+                let root = read_root(params.get()?)?;
+                let ctx = match method.context {
+                    Some(index) if root.has(index) => Some(ContextCaps::read(Some(
+                        root.pointer(index).get_as::<context::Reader<'_>>()?,
+                    ))?),
+                    Some(_) => Some(ContextCaps::default()),
+                    None => None,
+                };
+                (ctx, decode(root, &ReadCx::new(&conn))?)
+            };
+            crate::rt::trace_value("request data", &args);
+            drop(params);
+            let out = dispatch(&conn, method, ctx, move |cx| run(cx, args)).await;
+            let cx = WriteCx::new(&conn);
+            match out {
+                Ok(value) => {
+                    crate::rt::trace_value("response data", &value);
+                    build_struct(results.get(), method.results, |mut b| {
+                        encode(value, &mut b, &cx)
+                    })
+                }
+                Err(Error::Declared(d)) => {
+                    let handled = build_struct(results.get(), method.results, |mut b| {
+                        exceptions(&d, &mut b, &cx)
+                    })?;
+                    if handled {
+                        Ok(())
+                    } else {
+                        Err(Error::Declared(d))
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        };
+        Dispatched::new(
+            capnp::capability::Promise::from_future(async move {
+                call.await.map_err(crate::to_capnp_error)
+            }),
+            false,
+        )
+    }
+
+    /// Serves `destroy`: waits for the call's turn on its thread, then drops `hosted`.
+    pub fn destroy<T: ?Sized + 'static>(
+        self,
+        method: &'static Method,
+        hosted: &Hosted<T>,
+    ) -> Dispatched {
+        let hosted = hosted.clone();
+        self.serve_fn(
+            method,
+            |_, _| Ok(()),
+            move |_, ()| async move {
+                hosted.destroy();
+                Ok(())
+            },
+            |(), _, _| Ok(()),
+            |_, _, _| Ok(false),
+        )
+    }
+
+    /// Answers a call this server does not know (unknown interface or ordinal).
+    pub fn unimplemented(self) -> Dispatched {
+        let message = format!(
+            "method @{} of interface {:#018x} is not implemented by this server",
+            self.ordinal, self.interface_id
+        );
+        Dispatched::new(
+            capnp::capability::Promise::err(capnp::Error::unimplemented(message)),
+            false,
+        )
+    }
+
+    /// Fails the call with `e` (e.g. the object was destroyed).
+    pub fn fail(self, e: Error) -> Dispatched {
+        Dispatched::new(
+            capnp::capability::Promise::err(crate::to_capnp_error(e)),
+            false,
+        )
+    }
+}
+
+/// A hosted object as capnp-rpc sees it.
+pub struct ServerObject<D> {
+    dispatch: D,
+    conn: ConnRef,
+}
+
+/// capnp-rpc's handle on a [`ServerObject`].
+pub struct ServerRc<D>(Rc<ServerObject<D>>);
+
+impl<D> Clone for ServerRc<D> {
+    fn clone(&self) -> Self {
+        ServerRc(self.0.clone())
+    }
+}
+
+impl<D> std::ops::Deref for ServerRc<D> {
+    type Target = ServerObject<D>;
+    fn deref(&self) -> &ServerObject<D> {
+        &self.0
+    }
+}
+
+impl<D: Dispatch> capnp::capability::Server for ServerRc<D> {
+    fn dispatch_call(
+        self,
+        interface_id: u64,
+        ordinal: u16,
+        params: capnp::capability::Params<any_pointer::Owned>,
+        results: capnp::capability::Results<any_pointer::Owned>,
+    ) -> Dispatched {
+        let conn = self.0.conn.clone();
+        self.0.dispatch.dispatch(Incoming {
+            interface_id,
+            ordinal,
+            params,
+            results,
+            conn,
+        })
+    }
+
+    fn as_ptr(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
+    }
+}
+
+/// An untyped capability, as capnp-rpc's `new_client` needs a client type.
+struct AnyClient(capnp::capability::Client);
+
+impl capnp::capability::FromClientHook for AnyClient {
+    fn new(hook: Box<dyn capnp::private::capability::ClientHook>) -> Self {
+        AnyClient(capnp::capability::Client::new(hook))
+    }
+    fn into_client_hook(self) -> Box<dyn capnp::private::capability::ClientHook> {
+        self.0.hook
+    }
+    fn as_client_hook(&self) -> &dyn capnp::private::capability::ClientHook {
+        &*self.0.hook
+    }
+}
+
+impl<D: Dispatch> capnp::capability::FromServer<ServerObject<D>> for AnyClient {
+    type Dispatch = ServerRc<D>;
+    fn from_server(s: Rc<ServerObject<D>>) -> ServerRc<D> {
+        ServerRc(s)
+    }
+}
+
+/// Hosts `dispatch` on `conn`: the capability to put in a message.
+pub fn host<D: Dispatch>(dispatch: D, conn: &ConnRef) -> capnp::capability::Client {
+    let client: AnyClient = capnp_rpc::new_client(ServerObject {
+        dispatch,
+        conn: conn.clone(),
+    });
+    client.0
 }

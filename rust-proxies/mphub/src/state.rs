@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Weak};
 
-use capnp::capability::FromClientHook;
 use capnp_rpc::CapabilityServerSet;
 
 use crate::error::{Error, Result};
@@ -406,9 +405,4 @@ pub(crate) fn host_thread_map(conn: &Rc<ConnState>) -> thread_map::Client {
     capnp_rpc::new_client(ThreadMapServer {
         conn: Rc::downgrade(conn),
     })
-}
-
-/// Casts an untyped capability to a typed client.
-pub(crate) fn typed<C: FromClientHook>(c: &capnp::capability::Client) -> C {
-    C::new(c.hook.add_ref())
 }

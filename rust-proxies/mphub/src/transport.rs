@@ -15,7 +15,7 @@ use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 use crate::error::{Error, Result};
 use crate::proxy::{Cap, ConnRef, ProxyClient};
 use crate::runtime::{loop_state, Runtime};
-use crate::state::{host_thread_map, ConnState};
+use crate::state::ConnState;
 
 /// Longest unix socket path (`sun_path` is 108 bytes including the NUL).
 pub const MAX_SOCKET_PATH: usize = 107;
@@ -148,14 +148,14 @@ async fn client_on_stream<C: ProxyClient>(stream: UnixStream, peer: String) -> R
     let (conn, mut rpc) = start_rpc(stream, Side::Client, peer, None::<&Cap<()>>, true)?;
     let boot: capnp::capability::Client = rpc.bootstrap(Side::Server);
     tokio::task::spawn_local(run_until_disconnect(conn.clone(), rpc, false));
-    if let Some(construct) = C::construct_fn() {
-        let ours = host_thread_map(&conn);
-        tracing::debug!(target: "ipc", "IPC client send {}.construct$Params", C::INTERFACE);
-        let theirs = construct(boot.clone(), ours).await?;
-        tracing::debug!(target: "ipc", "IPC client recv {}.construct$Results", C::INTERFACE);
-        *conn.peer_thread_map.borrow_mut() = theirs;
+    let client = ConnRef(conn).import::<C>(boot)?;
+    // `construct(threadMap) -> (threadMap)` (generated): offer our ThreadMap, keep the
+    // peer's. It has no Context, so it goes out before any remote thread exists.
+    if let Some(construct) = client.construct() {
+        tracing::debug!(target: "ipc", "IPC client send {}$Params", construct.method());
+        construct.await?;
     }
-    ConnRef(conn).import::<C>(boot)
+    Ok(client)
 }
 
 /// Connects a unix stream socket; returns it with a peer label for logs.

@@ -4,12 +4,27 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use mphub::proxy_capnp::thread;
+use mphub::proxy_capnp::{context, thread};
 use mphub::rt::{CallSetup, LocalFuture};
 use mphub::ProxyClient as _;
 
 use super::{expect_eq, expect_err, Session, Target};
-use crate::test_schema::{test_capnp, TesterClient};
+use crate::test_schema::TesterClient;
+
+/// Sends `method` on `client` with params written by `fill`, bypassing mphub's encoding.
+async fn send_raw(
+    client: &capnp::capability::Client,
+    method: &'static mphub::Method,
+    fill: impl FnOnce(&mut mphub::wire::StructBuilder<'_>) -> mphub::Result<()>,
+) -> mphub::Result<capnp::capability::Response<capnp::any_pointer::Owned>> {
+    let mut req = client.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
+        method.interface_id,
+        method.ordinal,
+        None,
+    );
+    mphub::wire::build_struct(req.get(), method.params, |mut b| fill(&mut b))?;
+    Ok(req.send().promise.await?)
+}
 
 /// A `Thread` hosted by the client: the server never made it, so it must refuse it.
 struct ForeignThread;
@@ -25,29 +40,26 @@ enum RawContext {
 }
 
 async fn raw_add(t: &TesterClient, how: RawContext) -> mphub::Result<i64> {
-    // `uses_context = false`: mphub picks no strand; the job writes the context itself.
+    // No strand: the job writes the context itself.
     t.handle()
-        .call(
-            "Tester.addInt64 (raw)",
+        .call_raw(
+            &TesterClient::ADD_INT64,
             false,
-            move |client: test_capnp::tester::Client,
-                  _setup: CallSetup|
-                  -> LocalFuture<mphub::Result<i64>> {
+            move |client, _setup: CallSetup| -> LocalFuture<mphub::Result<i64>> {
                 Box::pin(async move {
-                    let mut req = client.add_int64_request();
-                    {
-                        let mut b = req.get();
-                        b.set_a(1);
-                        b.set_b(2);
-                        let ctx = b.init_context();
+                    let resp = send_raw(&client, &TesterClient::ADD_INT64, |b| {
+                        b.set(0, 1i64, 0);
+                        b.set(1, 2i64, 0);
+                        let mut ctx = b.pointer(0).init_as::<context::Builder<'_>>();
                         if let RawContext::ForeignThread = how {
                             let fake: thread::Client = capnp_rpc::new_client(ForeignThread);
-                            let mut ctx = ctx;
                             ctx.set_thread(fake);
                         }
-                    }
-                    let resp = req.send().promise.await?;
-                    Ok(resp.get()?.get_result())
+                        Ok(())
+                    })
+                    .await?;
+                    let r = mphub::wire::read_root(resp.get()?)?;
+                    Ok(r.get(0, 0i64))
                 })
             },
         )
@@ -90,23 +102,20 @@ pub(super) async fn oversize(first: &Session, target: &Target) -> anyhow::Result
     let second = Session::open(target)
         .await
         .context("opening the second connection")?;
-    let big = second.tester.handle().call(
-        "Tester.passData (72 MiB)",
+    let big = second.tester.handle().call_raw(
+        &TesterClient::PASS_DATA,
         true,
-        |client: test_capnp::tester::Client,
-         setup: CallSetup|
-         -> LocalFuture<mphub::Result<usize>> {
+        |client, setup: CallSetup| -> LocalFuture<mphub::Result<usize>> {
             Box::pin(async move {
                 let payload = vec![0x5au8; OVERSIZE];
-                let mut req = client.pass_data_request();
-                {
-                    let mut b = req.get();
-                    setup.fill(b.reborrow().init_context());
-                    b.set_arg(&payload);
-                }
-                // Sent directly: `CallSetup::send` would refuse it before the server sees it.
-                let resp = req.send().promise.await?;
-                Ok(resp.get()?.get_result()?.len())
+                // Sent directly: mphub's own encoding would refuse it before the server sees it.
+                let resp = send_raw(&client, &TesterClient::PASS_DATA, |b| {
+                    setup.fill(b.pointer(0).init_as::<context::Builder<'_>>());
+                    b.write(1, &payload, &mphub::wire::WriteCx::detached())
+                })
+                .await?;
+                let r = mphub::wire::read_root(resp.get()?)?;
+                Ok(r.pointer(0).get_as::<capnp::data::Reader<'_>>()?.len())
             })
         },
     );

@@ -1,0 +1,525 @@
+//! Structs (and groups and unions), enums and constants.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::fields::{bytes_literal, data_default, members, Pos, Visible};
+use super::Gen;
+use crate::names::{camel, ident, Namespace};
+use crate::schema::{Const, DefaultValue, Enum, Field, FieldKind, Struct, StructRole, Ty};
+use crate::BuildError;
+
+/// Where-clause bounds for generic parameters of mphub structs.
+fn bounds(generics: &[Ident]) -> TokenStream {
+    if generics.is_empty() {
+        quote!()
+    } else {
+        quote!(<#(#generics: ::mphub::wire::Value + ::mphub::wire::Element),*>)
+    }
+}
+
+fn default_bounds(generics: &[Ident]) -> TokenStream {
+    if generics.is_empty() {
+        quote!()
+    } else {
+        quote!(<#(#generics: ::std::default::Default),*>)
+    }
+}
+
+fn type_args(generics: &[Ident]) -> TokenStream {
+    if generics.is_empty() {
+        quote!()
+    } else {
+        quote!(<#(#generics),*>)
+    }
+}
+
+/// A union member as a Rust enum variant.
+struct Variant<'s> {
+    name: Ident,
+    field: &'s Field,
+    discriminant: u16,
+}
+
+impl Gen<'_> {
+    fn doc_struct(&self, s: &Struct, kind: &str) -> String {
+        let mut doc = format!(
+            " {kind} `{}` (`{}`)",
+            s.capnp_name,
+            self.schema.file_path(s.id)
+        );
+        if let Some(w) = &s.wrap {
+            doc.push_str(&format!(", C++ `{w}`"));
+        }
+        doc.push('.');
+        doc
+    }
+
+    fn field_doc(f: &Field) -> String {
+        let mut doc = match f.ordinal {
+            Some(o) => format!(" `{} @{o}`", f.name),
+            None => format!(" `{}` (group)", f.name),
+        };
+        if f.skip {
+            doc.push_str(", `$Proxy.skip` (C++ fills it by hand; it is on the wire)");
+        }
+        if let Some(n) = &f.cpp_name {
+            doc.push_str(&format!(", C++ member `{n}`"));
+        }
+        if let Some(c) = f.count.filter(|c| *c != 0 && *c != 1) {
+            doc.push_str(&format!(", `$Proxy.count({c})`: {c} C++ arguments"));
+        }
+        doc.push('.');
+        doc
+    }
+
+    /// The Rust default value of a visible member.
+    fn default_expr(
+        &self,
+        from: u64,
+        params: &[String],
+        v: &Visible<'_>,
+    ) -> Result<TokenStream, BuildError> {
+        if v.flag.is_some() {
+            return Ok(quote!(::std::option::Option::None));
+        }
+        let (ty, default) = match &v.field.kind {
+            FieldKind::Group(g) => {
+                let path = self.path(from, *g, "");
+                return Ok(quote!(<#path as ::std::default::Default>::default()));
+            }
+            FieldKind::Slot { ty, default, .. } => (ty, default),
+        };
+        Ok(match (ty, default) {
+            (Ty::Bool | Ty::Int(_) | Ty::Float32 | Ty::Float64, _) => data_default(ty, default),
+            (Ty::Enum(id), _) => {
+                let path = self.path(from, *id, "");
+                let d = data_default(ty, default);
+                quote!(<#path as ::mphub::wire::Enum>::from_ordinal(#d))
+            }
+            (Ty::Text, DefaultValue::Text(b)) => {
+                let b = bytes_literal(b);
+                quote!(::mphub::Text::from_bytes(&#b[..]))
+            }
+            (Ty::Data, DefaultValue::Data(b)) => {
+                let b = bytes_literal(b);
+                quote!(#b.to_vec())
+            }
+            (Ty::Struct(..), DefaultValue::Message(b)) => {
+                let t = self.value_ty(from, params, ty)?;
+                let b = bytes_literal(b);
+                quote!(Some(::mphub::wire::decode_const::<#t>(#b)))
+            }
+            (Ty::Struct(..), _) => quote!(::std::option::Option::None),
+            (_, DefaultValue::Message(b)) => {
+                let t = self.value_ty(from, params, ty)?;
+                let b = bytes_literal(b);
+                quote!(::mphub::wire::decode_const::<#t>(#b))
+            }
+            _ => quote!(::std::default::Default::default()),
+        })
+    }
+
+    fn variants<'s>(&self, s: &'s Struct) -> Vec<Variant<'s>> {
+        let mut ns = Namespace::with_reserved(&["Self"]);
+        s.union_fields()
+            .into_iter()
+            .map(|f| Variant {
+                name: format_ident!("{}", ns.claim(&camel(&f.name))),
+                field: f,
+                discriminant: f.discriminant.unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Payload type of a variant (`None` for `Void`).
+    fn variant_ty(
+        &self,
+        from: u64,
+        s: &Struct,
+        v: &Variant<'_>,
+    ) -> Result<Option<TokenStream>, BuildError> {
+        if v.field.ty() == Some(&Ty::Void) {
+            return Ok(None);
+        }
+        let vis = Visible {
+            field: v.field,
+            flag: None,
+            wanted: false,
+        };
+        self.field_ty(from, &s.params, &vis, Pos::Member).map(Some)
+    }
+
+    /// Items of an enum over the union of `s`: type, Default, and the Struct impl.
+    fn union_items(
+        &self,
+        from: u64,
+        s: &Struct,
+        name: &Ident,
+        generics: &[Ident],
+        doc: &str,
+    ) -> Result<TokenStream, BuildError> {
+        let variants = self.variants(s);
+        let offset = Literal::u32_unsuffixed(s.discriminant_offset.unwrap_or(0));
+        let mut decls = Vec::new();
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        let mut default = None;
+        for v in &variants {
+            let vname = &v.name;
+            let d = Literal::u16_unsuffixed(v.discriminant);
+            let vdoc = Self::field_doc(v.field);
+            let vis = Visible {
+                field: v.field,
+                flag: None,
+                wanted: false,
+            };
+            match self.variant_ty(from, s, v)? {
+                None => {
+                    decls.push(quote!(#[doc = #vdoc] #vname));
+                    reads.push(quote!(#d => Self::#vname));
+                    writes.push(quote!(Self::#vname => b.set_discriminant(#offset, #d)));
+                    if v.discriminant == 0 {
+                        default = Some(quote!(Self::#vname));
+                    }
+                }
+                Some(t) => {
+                    decls.push(quote!(#[doc = #vdoc] #vname(#t)));
+                    let read = self.read_field(from, &s.params, &vis, Pos::Member)?;
+                    reads.push(quote!(#d => Self::#vname(#read)));
+                    let write = self.write_field(&vis, Pos::Member, quote!(x))?;
+                    writes.push(quote!(Self::#vname(x) => {
+                        b.set_discriminant(#offset, #d);
+                        #write
+                    }));
+                    if v.discriminant == 0 {
+                        let dflt = self.default_expr(from, &s.params, &vis)?;
+                        default = Some(quote!(Self::#vname(#dflt)));
+                    }
+                }
+            }
+        }
+        let default = default.ok_or_else(|| {
+            BuildError::Schema(format!(
+                "union of {} has no member with discriminant 0",
+                s.capnp_name
+            ))
+        })?;
+        let data = Literal::u16_unsuffixed(s.data_words);
+        let pointers = Literal::u16_unsuffixed(s.pointers);
+        let struct_bounds = bounds(generics);
+        let def_bounds = default_bounds(generics);
+        let args = type_args(generics);
+        let what = format!("{}: unknown union member", s.capnp_name);
+        Ok(quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq)]
+            pub enum #name #args {
+                #(#decls,)*
+            }
+
+            impl #def_bounds ::std::default::Default for #name #args {
+                fn default() -> Self {
+                    #default
+                }
+            }
+
+            impl #struct_bounds ::mphub::wire::Struct for #name #args {
+                const SIZE: ::mphub::wire::StructSize = ::mphub::wire::StructSize {
+                    data: #data,
+                    pointers: #pointers,
+                };
+                #[allow(unused_variables)]
+                fn read(r: ::mphub::wire::StructReader<'_>, cx: &::mphub::wire::ReadCx<'_>) -> ::mphub::Result<Self> {
+                    Ok(match r.discriminant(#offset) {
+                        #(#reads,)*
+                        d => return Err(::mphub::Error::Malformed(format!("{} {d}", #what))),
+                    })
+                }
+                #[allow(unused_variables)]
+                fn write(&self, b: &mut ::mphub::wire::StructBuilder<'_>, cx: &::mphub::wire::WriteCx<'_>) -> ::mphub::Result<()> {
+                    match self {
+                        #(#writes,)*
+                    }
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// A declared struct or group: a Rust struct, or a Rust enum for a pure union.
+    pub(crate) fn struct_item(&self, from: u64, s: &Struct) -> Result<TokenStream, BuildError> {
+        if s.role == StructRole::Method {
+            return Ok(TokenStream::new());
+        }
+        let name = format_ident!("{}", self.names.ty[&s.id]);
+        let generics = self.generics(s.id);
+        let mut out = TokenStream::new();
+        // Groups are emitted where they are declared (right after their struct).
+        let groups: Vec<u64> = s
+            .fields
+            .iter()
+            .filter_map(|f| match f.kind {
+                FieldKind::Group(g) => Some(g),
+                _ => None,
+            })
+            .collect();
+        if s.is_pure_union() {
+            let doc = self.doc_struct(
+                s,
+                if s.role == StructRole::Group {
+                    "Union"
+                } else {
+                    "Struct (a union)"
+                },
+            );
+            out.extend(self.union_items(from, s, &name, &generics, &doc)?);
+        } else {
+            out.extend(self.plain_struct_items(from, s, &name, &generics)?);
+        }
+        for g in groups {
+            out.extend(self.struct_item(from, self.schema.strct(g)?)?);
+        }
+        Ok(out)
+    }
+
+    fn plain_struct_items(
+        &self,
+        from: u64,
+        s: &Struct,
+        name: &Ident,
+        generics: &[Ident],
+    ) -> Result<TokenStream, BuildError> {
+        let doc = self.doc_struct(
+            s,
+            if s.role == StructRole::Group {
+                "Group"
+            } else {
+                "Struct"
+            },
+        );
+        let mut decls = Vec::new();
+        let mut defaults = Vec::new();
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        for v in members(s) {
+            let fname = ident(&self.names.field[&(s.id, v.field.index)]);
+            let ty = self.field_ty(from, &s.params, &v, Pos::Member)?;
+            let fdoc = Self::field_doc(v.field);
+            decls.push(quote!(#[doc = #fdoc] pub #fname: #ty));
+            let dflt = self.default_expr(from, &s.params, &v)?;
+            defaults.push(quote!(#fname: #dflt));
+            let read = self.read_field(from, &s.params, &v, Pos::Member)?;
+            reads.push(quote!(#fname: #read));
+            writes.push(self.write_field(&v, Pos::Member, quote!(&self.#fname))?);
+        }
+        let mut extra = TokenStream::new();
+        if let Some(which) = self.names.which.get(&s.id) {
+            let which = format_ident!("{}", which);
+            let used = self.union_params(s);
+            let wgen = self.kept_generics(&s.params, &used);
+            let wargs = type_args(&wgen);
+            let wdoc = format!(" The union inside `{}`.", s.capnp_name);
+            extra = self.union_items(from, s, &which, &wgen, &wdoc)?;
+            decls.push(quote!(#[doc = " Which union member is set, with its value."] pub which: #which #wargs));
+            defaults.push(quote!(which: ::std::default::Default::default()));
+            reads.push(quote!(which: <#which #wargs as ::mphub::wire::Struct>::read(r, cx)?));
+            writes.push(quote!(::mphub::wire::Struct::write(&self.which, b, cx)?;));
+        }
+        let data = Literal::u16_unsuffixed(s.data_words);
+        let pointers = Literal::u16_unsuffixed(s.pointers);
+        let struct_bounds = bounds(generics);
+        let def_bounds = default_bounds(generics);
+        let args = type_args(generics);
+        Ok(quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq)]
+            pub struct #name #args {
+                #(#decls,)*
+            }
+
+            impl #def_bounds ::std::default::Default for #name #args {
+                fn default() -> Self {
+                    Self { #(#defaults,)* }
+                }
+            }
+
+            impl #struct_bounds ::mphub::wire::Struct for #name #args {
+                const SIZE: ::mphub::wire::StructSize = ::mphub::wire::StructSize {
+                    data: #data,
+                    pointers: #pointers,
+                };
+                #[allow(unused_variables)]
+                fn read(r: ::mphub::wire::StructReader<'_>, cx: &::mphub::wire::ReadCx<'_>) -> ::mphub::Result<Self> {
+                    Ok(Self { #(#reads,)* })
+                }
+                #[allow(unused_variables)]
+                fn write(&self, b: &mut ::mphub::wire::StructBuilder<'_>, cx: &::mphub::wire::WriteCx<'_>) -> ::mphub::Result<()> {
+                    #(#writes)*
+                    Ok(())
+                }
+            }
+
+            #extra
+        })
+    }
+
+    /// Generic parameters used by the union members of `s`.
+    fn union_params(&self, s: &Struct) -> Vec<bool> {
+        let mut used = vec![false; s.params.len()];
+        for f in s.union_fields() {
+            match &f.kind {
+                FieldKind::Slot { ty, .. } => mark(ty, &mut used),
+                FieldKind::Group(g) => {
+                    for (u, g) in used.iter_mut().zip(self.schema.used_params(*g)) {
+                        *u |= g;
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    pub(crate) fn enum_item(&self, e: &Enum) -> TokenStream {
+        let name = format_ident!("{}", self.names.ty[&e.id]);
+        let doc = format!(
+            " Enum `{}` (`{}`).",
+            e.capnp_name,
+            self.schema.file_path(e.id)
+        );
+        let mut ns = Namespace::with_reserved(&["Unknown", "Self"]);
+        let variants: Vec<Ident> = e
+            .enumerants
+            .iter()
+            .map(|n| format_ident!("{}", ns.claim(&camel(n))))
+            .collect();
+        let ordinals: Vec<Literal> = (0..variants.len() as u16)
+            .map(Literal::u16_unsuffixed)
+            .collect();
+        let docs: Vec<String> = e
+            .enumerants
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!(" `{n}` (@{i})"))
+            .collect();
+        let first = variants.first().cloned();
+        let default = match &first {
+            Some(f) => quote!(Self::#f),
+            None => quote!(Self::Unknown(0)),
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+            pub enum #name {
+                #(#[doc = #docs] #variants,)*
+                /// An ordinal this schema does not name (sent by a newer peer); kept as is.
+                Unknown(u16),
+            }
+
+            impl ::std::default::Default for #name {
+                fn default() -> Self {
+                    #default
+                }
+            }
+
+            impl ::mphub::wire::Enum for #name {
+                fn from_ordinal(ordinal: u16) -> Self {
+                    match ordinal {
+                        #(#ordinals => Self::#variants,)*
+                        other => Self::Unknown(other),
+                    }
+                }
+                fn ordinal(self) -> u16 {
+                    match self {
+                        #(Self::#variants => #ordinals,)*
+                        Self::Unknown(other) => other,
+                    }
+                }
+            }
+
+            impl ::mphub::wire::Element for #name {
+                fn read_list(
+                    p: ::mphub::rt::capnp::any_pointer::Reader<'_>,
+                    cx: &::mphub::wire::ReadCx<'_>,
+                ) -> ::mphub::Result<::std::vec::Vec<Self>> {
+                    ::mphub::wire::read_enum_list(p, cx)
+                }
+                fn write_list(
+                    items: &[Self],
+                    p: ::mphub::rt::capnp::any_pointer::Builder<'_>,
+                    _cx: &::mphub::wire::WriteCx<'_>,
+                ) -> ::mphub::Result<()> {
+                    ::mphub::wire::write_enum_list(items, p)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn const_item(&self, from: u64, c: &Const) -> Result<TokenStream, BuildError> {
+        let name = format_ident!("{}", self.names.konst[&c.id]);
+        let doc = format!(
+            " Constant `{}` (`{}`).",
+            c.capnp_name,
+            self.schema.file_path(c.id)
+        );
+        Ok(match (&c.ty, &c.value) {
+            (Ty::Bool | Ty::Int(_) | Ty::Float32 | Ty::Float64, v) => {
+                let t = self.value_ty(from, &[], &c.ty)?;
+                let v = data_default(&c.ty, v);
+                quote!(#[doc = #doc] pub const #name: #t = #v;)
+            }
+            (Ty::Enum(id), v) => {
+                let t = self.path(from, *id, "");
+                let d = data_default(&c.ty, v);
+                quote! {
+                    #[doc = #doc]
+                    pub fn #name() -> #t {
+                        <#t as ::mphub::wire::Enum>::from_ordinal(#d)
+                    }
+                }
+            }
+            (Ty::Text, DefaultValue::Text(b)) => {
+                let s = String::from_utf8_lossy(b).into_owned();
+                quote!(#[doc = #doc] pub const #name: &str = #s;)
+            }
+            (Ty::Data, DefaultValue::Data(b)) => {
+                let b = bytes_literal(b);
+                quote!(#[doc = #doc] pub const #name: &[u8] = #b;)
+            }
+            (Ty::Struct(..) | Ty::List(_) | Ty::AnyPointer, DefaultValue::Message(b)) => {
+                let t = self.value_ty(from, &[], &c.ty)?;
+                let b = bytes_literal(b);
+                quote! {
+                    #[doc = #doc]
+                    pub fn #name() -> #t {
+                        ::mphub::wire::decode_const::<#t>(#b)
+                    }
+                }
+            }
+            (Ty::Struct(..) | Ty::List(_) | Ty::AnyPointer | Ty::Text | Ty::Data, _) => {
+                let t = self.value_ty(from, &[], &c.ty)?;
+                quote! {
+                    #[doc = #doc]
+                    pub fn #name() -> #t {
+                        ::std::default::Default::default()
+                    }
+                }
+            }
+            // A constant of interface type is always null: nothing to generate.
+            _ => TokenStream::new(),
+        })
+    }
+}
+
+fn mark(ty: &Ty, used: &mut [bool]) {
+    match ty {
+        Ty::Param(i) => {
+            if let Some(u) = used.get_mut(*i) {
+                *u = true;
+            }
+        }
+        Ty::List(t) => mark(t, used),
+        Ty::Struct(_, args) => args.iter().for_each(|a| mark(a, used)),
+        _ => {}
+    }
+}
