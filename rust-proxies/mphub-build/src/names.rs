@@ -87,6 +87,11 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
+/// True for names that cannot even be raw identifiers (`self`, `crate`, ...).
+pub fn is_keyword_like(name: &str) -> bool {
+    NOT_RAW.contains(&name)
+}
+
 /// Hands out names within one Rust namespace, suffixing `_` on collisions.
 #[derive(Default)]
 pub struct Namespace {
@@ -106,6 +111,19 @@ impl Namespace {
         let mut name = wanted.to_string();
         while self.taken.contains(&name) || (NOT_RAW.contains(&name.as_str())) {
             name.push('_');
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+
+    /// A type name: `wanted`, or `wanted2`, `wanted3`, ... if taken (CamelCase stays
+    /// CamelCase).
+    pub fn claim_type(&mut self, wanted: &str) -> String {
+        let mut name = wanted.to_string();
+        let mut n = 1;
+        while self.taken.contains(&name) || KEYWORDS.contains(&name.as_str()) {
+            n += 1;
+            name = format!("{wanted}{n}");
         }
         self.taken.insert(name.clone());
         name

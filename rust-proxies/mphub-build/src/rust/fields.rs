@@ -33,6 +33,8 @@ pub struct Visible<'s> {
     pub field: &'s Field,
     pub flag: Option<&'s Field>,
     pub wanted: bool,
+    /// A struct member whose struct contains this struct (a recursive type): boxed.
+    pub boxed: bool,
 }
 
 fn is_bool(f: &Field) -> bool {
@@ -85,6 +87,7 @@ pub fn members(s: &Struct) -> Vec<Visible<'_>> {
             field: f,
             flag: flag_of(s, f),
             wanted: false,
+            boxed: false,
         })
         .collect()
 }
@@ -113,6 +116,7 @@ pub fn visible_outputs<'s>(params: &'s Struct, results: &'s Struct) -> Vec<Visib
                 .fields
                 .iter()
                 .any(|p| p.name == format!("want{}", upper_first(&f.name)) && is_bool(p)),
+            boxed: false,
         })
         .collect()
 }
@@ -215,9 +219,30 @@ pub fn data_default(ty: &Ty, d: &DefaultValue) -> TokenStream {
     }
 }
 
-/// A byte string literal.
+/// A byte string literal (short values).
 pub fn bytes_literal(bytes: &[u8]) -> Literal {
     Literal::byte_string(bytes)
+}
+
+/// Bytes as hex chunks of 32 bytes, `&["00ff..", ..]`, for `mphub::wire::hex_bytes` and
+/// `mphub::wire::decode_const`: long values stay readable and within line limits.
+pub fn hex_chunks(bytes: &[u8]) -> TokenStream {
+    let chunks = bytes.chunks(32).map(|c| {
+        let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
+        quote!(#hex)
+    });
+    quote!(&[#(#chunks),*])
+}
+
+/// A `Vec<u8>` expression for `bytes` (a literal when short, hex chunks when long).
+pub fn bytes_expr(bytes: &[u8]) -> TokenStream {
+    if bytes.len() <= 32 {
+        let b = bytes_literal(bytes);
+        quote!(#b.to_vec())
+    } else {
+        let h = hex_chunks(bytes);
+        quote!(::mphub::wire::hex_bytes(#h))
+    }
 }
 
 impl Gen<'_> {
@@ -311,7 +336,11 @@ impl Gen<'_> {
             }
             Ty::Struct(..) => {
                 let inner = self.value_ty(from, params, ty)?;
-                return Ok(quote!(::std::option::Option<#inner>));
+                return Ok(if v.boxed {
+                    quote!(::std::option::Option<::std::boxed::Box<#inner>>)
+                } else {
+                    quote!(::std::option::Option<#inner>)
+                });
             }
             _ => self.value_ty(from, params, ty)?,
         };
@@ -372,7 +401,7 @@ impl Gen<'_> {
                 let t = self.value_ty(from, params, ty)?;
                 let read = match default {
                     DefaultValue::Message(bytes) => {
-                        let b = bytes_literal(bytes);
+                        let b = hex_chunks(bytes);
                         quote! {
                             match r.read_struct::<#t>(#index, cx)? {
                                 Some(v) => Some(v),
@@ -381,6 +410,11 @@ impl Gen<'_> {
                         }
                     }
                     _ => quote!(r.read_struct::<#t>(#index, cx)?),
+                };
+                let read = if v.boxed {
+                    quote!((#read).map(::std::boxed::Box::new))
+                } else {
+                    read
                 };
                 return Ok(match v.flag {
                     Some(flag) => {
@@ -399,11 +433,11 @@ impl Gen<'_> {
                         quote!(r.read_or::<#t>(#index, cx, || ::mphub::Text::from_bytes(&#b[..]))?)
                     }
                     DefaultValue::Data(bytes) => {
-                        let b = bytes_literal(bytes);
-                        quote!(r.read_or::<#t>(#index, cx, || #b.to_vec())?)
+                        let b = bytes_expr(bytes);
+                        quote!(r.read_or::<#t>(#index, cx, || #b)?)
                     }
                     DefaultValue::Message(bytes) => {
-                        let b = bytes_literal(bytes);
+                        let b = hex_chunks(bytes);
                         quote!(r.read_or::<#t>(#index, cx, || ::mphub::wire::decode_const::<#t>(#b))?)
                     }
                     _ => quote!(r.read::<#t>(#index, cx)?),
@@ -422,6 +456,36 @@ impl Gen<'_> {
     /// Statements writing visible field `v` (the expression `value` is a reference to
     /// the field's Rust value, e.g. `&self.x`) into struct builder `b` (with `cx` in scope).
     pub(crate) fn write_field(
+        &self,
+        from: u64,
+        params: &[String],
+        v: &Visible<'_>,
+        pos: Pos,
+        value: TokenStream,
+    ) -> Result<TokenStream, BuildError> {
+        let write = self.write_field_inner(v, pos, value.clone())?;
+        // A pointer field equal to its schema default stays null: null reads as the
+        // default, and the message then encodes as the capnp compiler's would.
+        let pointer_default = matches!(
+            &v.field.kind,
+            FieldKind::Slot {
+                default: DefaultValue::Text(_) | DefaultValue::Data(_) | DefaultValue::Message(_),
+                ..
+            }
+        );
+        if pointer_default && v.flag.is_none() && !v.boxed {
+            let default = self.default_expr(from, params, v)?;
+            let place = deref(&value);
+            return Ok(quote! {
+                if #place != #default {
+                    #write
+                }
+            });
+        }
+        Ok(write)
+    }
+
+    fn write_field_inner(
         &self,
         v: &Visible<'_>,
         pos: Pos,
@@ -470,7 +534,13 @@ impl Gen<'_> {
             });
         }
         if let (Ty::Struct(..), None) = (ty, v.flag) {
-            return Ok(quote!(b.write_struct(#index, #value, cx)?;));
+            // `&self.x` → `self.x`; a reference `x` is used as is (methods auto-deref).
+            let place = receiver(&value);
+            return Ok(if v.boxed {
+                quote!(b.write_struct(#index, #place.as_deref(), cx)?;)
+            } else {
+                quote!(b.write_struct(#index, #place.as_ref(), cx)?;)
+            });
         }
         if let Some(flag) = v.flag {
             let (foff, fdef) = flag_slot(flag);
@@ -503,6 +573,15 @@ fn deref(x: &TokenStream) -> TokenStream {
     match tokens.next() {
         Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '&' => tokens.collect(),
         _ => quote!(*#x),
+    }
+}
+
+/// An expression to call a method on: `&a.b` → `a.b`, anything else unchanged.
+fn receiver(x: &TokenStream) -> TokenStream {
+    let mut tokens = x.clone().into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '&' => tokens.collect(),
+        _ => x.clone(),
     }
 }
 

@@ -173,7 +173,7 @@ impl Gen<'_> {
         }
         for (k, v) in p.inputs.iter().enumerate() {
             let at = tuple_index(k, n);
-            encode.push(self.write_field(v, Pos::ClientArg, quote!(&args #at))?);
+            encode.push(self.write_field(from, &[], v, Pos::ClientArg, quote!(&args #at))?);
         }
         // decode: ThreadMap results, declared exceptions, then the outputs.
         let mut decode = Vec::new();
@@ -481,7 +481,7 @@ impl Gen<'_> {
                 }
                 impl ::std::convert::From<#client> for ::mphub::Cap<#ac> {
                     fn from(c: #client) -> Self {
-                        ::mphub::Cap::from(c).upcast()
+                        ::mphub::Cap::<#client>::from(c).upcast()
                     }
                 }
                 impl ::mphub::Upcast<#ac> for #client {}
@@ -766,12 +766,12 @@ impl Gen<'_> {
                     } else {
                         Pos::ServerOut
                     };
-                    encode.push(self.write_field(v, pos, quote!(&v.#f))?);
+                    encode.push(self.write_field(from, &[], v, pos, quote!(&v.#f))?);
                 }
             }
             None => {
                 if let Some(v) = p.outputs.first() {
-                    encode.push(self.write_field(v, Pos::ServerOut, quote!(&v))?);
+                    encode.push(self.write_field(from, &[], v, Pos::ServerOut, quote!(&v))?);
                 }
             }
         }

@@ -41,7 +41,13 @@ pub(crate) struct Names {
     pub field: HashMap<(u64, usize), String>,
     /// Const → Rust item name.
     pub konst: HashMap<u64, String>,
+    /// Struct fields (struct, field index) that close a cycle of structs holding each
+    /// other by value: boxed in Rust.
+    pub boxed: std::collections::HashSet<(u64, usize)>,
 }
+
+/// The items generated per interface `X`: `XClient`, `XServer`, ...
+const SUFFIXES: [&str; 4] = ["Client", "Server", "Adapter", "Forwarder"];
 
 /// Methods every generated client has; schema methods are renamed around them.
 const CLIENT_RESERVED: &[&str] = &["new_strand", "on_strand", "local", "upcast", "handle"];
@@ -63,6 +69,7 @@ impl<'s> Gen<'s> {
             which: HashMap::new(),
             field: HashMap::new(),
             konst: HashMap::new(),
+            boxed: recursive_fields(schema),
         };
         let mut modules = Namespace::with_reserved(&["mphub", "std", "core", "alloc"]);
         for f in &schema.files {
@@ -86,22 +93,25 @@ impl<'s> Gen<'s> {
             let mut values = Namespace::default();
             for &id in &f.decls {
                 if let Some(s) = schema.structs.get(&id) {
-                    let name = types.claim(&camel(&s.capnp_name));
+                    let name = types.claim_type(&camel(&s.capnp_name));
                     names.ty.insert(id, name.clone());
                     Self::name_struct(schema, &mut names, &mut types, id, &name)?;
                 } else if let Some(e) = schema.enums.get(&id) {
-                    let name = types.claim(&camel(&e.capnp_name));
+                    let name = types.claim_type(&camel(&e.capnp_name));
                     names.ty.insert(id, name);
                 } else if let Some(i) = schema.interfaces.get(&id) {
+                    // The interface's name itself is no type; its four items are.
                     let base = camel(&i.capnp_name);
                     let mut base_name = base.clone();
-                    while ["", "Client", "Server", "Adapter", "Forwarder"]
+                    let mut n = 1;
+                    while SUFFIXES
                         .iter()
                         .any(|s| types.contains(&format!("{base_name}{s}")))
                     {
-                        base_name.push('_');
+                        n += 1;
+                        base_name = format!("{base}{n}");
                     }
-                    for s in ["", "Client", "Server", "Adapter", "Forwarder"] {
+                    for s in SUFFIXES {
                         types.claim(&format!("{base_name}{s}"));
                     }
                     names.ty.insert(id, base_name.clone());
@@ -136,12 +146,16 @@ impl<'s> Gen<'s> {
                     }
                     let wanted = snake(&m.name);
                     let mut name = wanted.clone();
-                    // A name free in both the client (with its `_blocking` twin) and the trait.
+                    // A name free in both the client (with its `_blocking` twin) and the
+                    // trait; a collision gets a number (`local2`), keeping snake case.
+                    let mut n = 1;
                     while client_ns.contains(&name)
                         || client_ns.contains(&format!("{name}_blocking"))
                         || server_ns.contains(&name)
+                        || crate::names::is_keyword_like(&name)
                     {
-                        name.push('_');
+                        n += 1;
+                        name = format!("{wanted}{n}");
                     }
                     client_ns.claim(&name);
                     client_ns.claim(&format!("{name}_blocking"));
@@ -150,7 +164,7 @@ impl<'s> Gen<'s> {
                     if owner == id {
                         let results = schema.strct(m.results)?;
                         if Self::needs_output_struct(schema, m, results) {
-                            let out = types.claim(&format!("{base}{}Output", camel(&m.name)));
+                            let out = types.claim_type(&format!("{base}{}Output", camel(&m.name)));
                             names.output.insert((id, m.ordinal), out);
                         }
                     }
@@ -170,7 +184,9 @@ impl<'s> Gen<'s> {
     ) -> Result<(), BuildError> {
         let s = schema.strct(id)?;
         if s.discriminant_offset.is_some() && !s.is_pure_union() {
-            names.which.insert(id, types.claim(&format!("{name}Which")));
+            names
+                .which
+                .insert(id, types.claim_type(&format!("{name}Which")));
         }
         let mut fields = Namespace::default();
         if names.which.contains_key(&id) {
@@ -181,7 +197,7 @@ impl<'s> Gen<'s> {
                 .field
                 .insert((id, f.index), fields.claim(&snake(&f.name)));
             if let FieldKind::Group(g) = f.kind {
-                let gname = types.claim(&format!("{name}{}", camel(&f.name)));
+                let gname = types.claim_type(&format!("{name}{}", camel(&f.name)));
                 names.ty.insert(g, gname.clone());
                 Self::name_struct(schema, names, types, g, &gname)?;
             }
@@ -294,6 +310,58 @@ pub(crate) fn docs(text: &str) -> TokenStream {
     quote!(#(#lines)*)
 }
 
+/// Struct fields whose struct type contains the field's own struct by value (directly
+/// or through other structs, groups and unions): they must be boxed in Rust.
+fn recursive_fields(schema: &Schema) -> std::collections::HashSet<(u64, usize)> {
+    let edges = |id: u64| -> Vec<u64> {
+        schema
+            .structs
+            .get(&id)
+            .map(|s| {
+                s.fields
+                    .iter()
+                    .filter_map(|f| match &f.kind {
+                        FieldKind::Slot {
+                            ty: Ty::Struct(t, _),
+                            ..
+                        } => Some(*t),
+                        FieldKind::Group(g) => Some(*g),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let reaches = |from: u64, to: u64| -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if seen.insert(n) {
+                stack.extend(edges(n));
+            }
+        }
+        false
+    };
+    let mut out = std::collections::HashSet::new();
+    for s in schema.structs.values() {
+        for f in &s.fields {
+            if let FieldKind::Slot {
+                ty: Ty::Struct(t, _),
+                ..
+            } = &f.kind
+            {
+                if reaches(*t, s.id) {
+                    out.insert((s.id, f.index));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Generates the module for the whole schema: one submodule per file, re-exported.
 pub fn emit(schema: &Schema) -> Result<String, BuildError> {
     let gen = Gen::new(schema)?;
@@ -305,7 +373,13 @@ pub fn emit(schema: &Schema) -> Result<String, BuildError> {
         let doc = format!(" Generated from `{}`.", f.path);
         items.push(quote! {
             #[doc = #doc]
-            #[allow(clippy::needless_question_mark, clippy::match_single_binding)]
+            // Lints that schema names and types trip by construction.
+            #[allow(
+                clippy::needless_question_mark,
+                clippy::module_inception,
+                clippy::type_complexity,
+                clippy::wrong_self_convention
+            )]
             pub mod #m {
                 #body
             }

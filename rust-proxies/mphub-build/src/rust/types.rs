@@ -3,7 +3,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::fields::{bytes_literal, data_default, members, Pos, Visible};
+use super::fields::{bytes_expr, bytes_literal, data_default, hex_chunks, members, Pos, Visible};
 use super::Gen;
 use crate::names::{camel, ident, Namespace};
 use crate::schema::{Const, DefaultValue, Enum, Field, FieldKind, Struct, StructRole, Ty};
@@ -74,7 +74,7 @@ impl Gen<'_> {
     }
 
     /// The Rust default value of a visible member.
-    fn default_expr(
+    pub(crate) fn default_expr(
         &self,
         from: u64,
         params: &[String],
@@ -101,19 +101,16 @@ impl Gen<'_> {
                 let b = bytes_literal(b);
                 quote!(::mphub::Text::from_bytes(&#b[..]))
             }
-            (Ty::Data, DefaultValue::Data(b)) => {
-                let b = bytes_literal(b);
-                quote!(#b.to_vec())
-            }
+            (Ty::Data, DefaultValue::Data(b)) => bytes_expr(b),
             (Ty::Struct(..), DefaultValue::Message(b)) => {
                 let t = self.value_ty(from, params, ty)?;
-                let b = bytes_literal(b);
+                let b = hex_chunks(b);
                 quote!(Some(::mphub::wire::decode_const::<#t>(#b)))
             }
             (Ty::Struct(..), _) => quote!(::std::option::Option::None),
             (_, DefaultValue::Message(b)) => {
                 let t = self.value_ty(from, params, ty)?;
-                let b = bytes_literal(b);
+                let b = hex_chunks(b);
                 quote!(::mphub::wire::decode_const::<#t>(#b))
             }
             _ => quote!(::std::default::Default::default()),
@@ -146,6 +143,7 @@ impl Gen<'_> {
             field: v.field,
             flag: None,
             wanted: false,
+            boxed: self.names.boxed.contains(&(s.id, v.field.index)),
         };
         self.field_ty(from, &s.params, &vis, Pos::Member).map(Some)
     }
@@ -165,6 +163,8 @@ impl Gen<'_> {
         let mut reads = Vec::new();
         let mut writes = Vec::new();
         let mut default = None;
+        // A unit variant as the default can be derived (`#[default]`).
+        let mut unit_default = false;
         for v in &variants {
             let vname = &v.name;
             let d = Literal::u16_unsuffixed(v.discriminant);
@@ -173,21 +173,25 @@ impl Gen<'_> {
                 field: v.field,
                 flag: None,
                 wanted: false,
+                boxed: self.names.boxed.contains(&(s.id, v.field.index)),
             };
             match self.variant_ty(from, s, v)? {
                 None => {
-                    decls.push(quote!(#[doc = #vdoc] #vname));
-                    reads.push(quote!(#d => Self::#vname));
-                    writes.push(quote!(Self::#vname => b.set_discriminant(#offset, #d)));
                     if v.discriminant == 0 {
                         default = Some(quote!(Self::#vname));
+                        unit_default = true;
+                        decls.push(quote!(#[doc = #vdoc] #[default] #vname));
+                    } else {
+                        decls.push(quote!(#[doc = #vdoc] #vname));
                     }
+                    reads.push(quote!(#d => Self::#vname));
+                    writes.push(quote!(Self::#vname => b.set_discriminant(#offset, #d)));
                 }
                 Some(t) => {
                     decls.push(quote!(#[doc = #vdoc] #vname(#t)));
                     let read = self.read_field(from, &s.params, &vis, Pos::Member)?;
                     reads.push(quote!(#d => Self::#vname(#read)));
-                    let write = self.write_field(&vis, Pos::Member, quote!(x))?;
+                    let write = self.write_field(from, &s.params, &vis, Pos::Member, quote!(x))?;
                     writes.push(quote!(Self::#vname(x) => {
                         b.set_discriminant(#offset, #d);
                         #write
@@ -211,18 +215,31 @@ impl Gen<'_> {
         let def_bounds = default_bounds(generics);
         let args = type_args(generics);
         let what = format!("{}: unknown union member", s.capnp_name);
+        let (derives, default_impl) = if unit_default {
+            (
+                quote!(#[derive(Clone, Debug, Default, PartialEq)]),
+                quote!(),
+            )
+        } else {
+            (
+                quote!(#[derive(Clone, Debug, PartialEq)]),
+                quote! {
+                    impl #def_bounds ::std::default::Default for #name #args {
+                        fn default() -> Self {
+                            #default
+                        }
+                    }
+                },
+            )
+        };
         Ok(quote! {
             #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
+            #derives
             pub enum #name #args {
                 #(#decls,)*
             }
 
-            impl #def_bounds ::std::default::Default for #name #args {
-                fn default() -> Self {
-                    #default
-                }
-            }
+            #default_impl
 
             impl #struct_bounds ::mphub::wire::Struct for #name #args {
                 const SIZE: ::mphub::wire::StructSize = ::mphub::wire::StructSize {
@@ -302,7 +319,15 @@ impl Gen<'_> {
         let mut defaults = Vec::new();
         let mut reads = Vec::new();
         let mut writes = Vec::new();
-        for v in members(s) {
+        // `#[derive(Default)]` unless some field has a schema default of its own.
+        let mut derive_default = true;
+        for mut v in members(s) {
+            if let FieldKind::Slot { default, .. } = &v.field.kind {
+                if v.flag.is_none() && !is_zero(default) {
+                    derive_default = false;
+                }
+            }
+            v.boxed = self.names.boxed.contains(&(s.id, v.field.index));
             let fname = ident(&self.names.field[&(s.id, v.field.index)]);
             let ty = self.field_ty(from, &s.params, &v, Pos::Member)?;
             let fdoc = Self::field_doc(v.field);
@@ -311,7 +336,13 @@ impl Gen<'_> {
             defaults.push(quote!(#fname: #dflt));
             let read = self.read_field(from, &s.params, &v, Pos::Member)?;
             reads.push(quote!(#fname: #read));
-            writes.push(self.write_field(&v, Pos::Member, quote!(&self.#fname))?);
+            writes.push(self.write_field(
+                from,
+                &s.params,
+                &v,
+                Pos::Member,
+                quote!(&self.#fname),
+            )?);
         }
         let mut extra = TokenStream::new();
         if let Some(which) = self.names.which.get(&s.id) {
@@ -331,18 +362,31 @@ impl Gen<'_> {
         let struct_bounds = bounds(generics);
         let def_bounds = default_bounds(generics);
         let args = type_args(generics);
+        let (derives, default_impl) = if derive_default {
+            (
+                quote!(#[derive(Clone, Debug, Default, PartialEq)]),
+                quote!(),
+            )
+        } else {
+            (
+                quote!(#[derive(Clone, Debug, PartialEq)]),
+                quote! {
+                    impl #def_bounds ::std::default::Default for #name #args {
+                        fn default() -> Self {
+                            Self { #(#defaults,)* }
+                        }
+                    }
+                },
+            )
+        };
         Ok(quote! {
             #[doc = #doc]
-            #[derive(Clone, Debug, PartialEq)]
+            #derives
             pub struct #name #args {
                 #(#decls,)*
             }
 
-            impl #def_bounds ::std::default::Default for #name #args {
-                fn default() -> Self {
-                    Self { #(#defaults,)* }
-                }
-            }
+            #default_impl
 
             impl #struct_bounds ::mphub::wire::Struct for #name #args {
                 const SIZE: ::mphub::wire::StructSize = ::mphub::wire::StructSize {
@@ -402,24 +446,17 @@ impl Gen<'_> {
             .enumerate()
             .map(|(i, n)| format!(" `{n}` (@{i})"))
             .collect();
-        let first = variants.first().cloned();
-        let default = match &first {
-            Some(f) => quote!(Self::#f),
-            None => quote!(Self::Unknown(0)),
-        };
+        // The default is ordinal 0: the first enumerant.
+        let defaults: Vec<TokenStream> = (0..variants.len())
+            .map(|i| if i == 0 { quote!(#[default]) } else { quote!() })
+            .collect();
         quote! {
             #[doc = #doc]
-            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
             pub enum #name {
-                #(#[doc = #docs] #variants,)*
+                #(#[doc = #docs] #defaults #variants,)*
                 /// An ordinal this schema does not name (sent by a newer peer); kept as is.
                 Unknown(u16),
-            }
-
-            impl ::std::default::Default for #name {
-                fn default() -> Self {
-                    #default
-                }
             }
 
             impl ::mphub::wire::Enum for #name {
@@ -488,7 +525,7 @@ impl Gen<'_> {
             }
             (Ty::Struct(..) | Ty::List(_) | Ty::AnyPointer, DefaultValue::Message(b)) => {
                 let t = self.value_ty(from, &[], &c.ty)?;
-                let b = bytes_literal(b);
+                let b = hex_chunks(b);
                 quote! {
                     #[doc = #doc]
                     pub fn #name() -> #t {
@@ -508,6 +545,19 @@ impl Gen<'_> {
             // A constant of interface type is always null: nothing to generate.
             _ => TokenStream::new(),
         })
+    }
+}
+
+/// True for a default equal to the type's zero value (what `#[derive(Default)]` gives).
+fn is_zero(d: &DefaultValue) -> bool {
+    match d {
+        DefaultValue::None => true,
+        DefaultValue::Bool(b) => !b,
+        DefaultValue::Int(v) => *v == 0,
+        DefaultValue::Float32(v) => v.to_bits() == 0,
+        DefaultValue::Float64(v) => v.to_bits() == 0,
+        DefaultValue::Enum(v) => *v == 0,
+        DefaultValue::Text(_) | DefaultValue::Data(_) | DefaultValue::Message(_) => false,
     }
 }
 

@@ -39,6 +39,28 @@ impl AnyValue {
     pub fn from_message_bytes(bytes: Vec<u8>) -> Self {
         AnyValue(bytes)
     }
+
+    /// Encodes `value` (a struct, list, `Text`, ...; no capabilities) as an `AnyValue`.
+    pub fn from_value<T: Value>(value: &T) -> Result<Self> {
+        let mut message = capnp::message::Builder::new_default();
+        value.write(
+            message.init_root::<any_pointer::Builder<'_>>(),
+            &WriteCx::detached(),
+        )?;
+        Ok(AnyValue(capnp::serialize::write_message_to_words(&message)))
+    }
+
+    /// Decodes the value as a `T` (a null value reads as `T`'s empty value).
+    pub fn to_value<T: Value>(&self) -> Result<T> {
+        if self.0.is_empty() {
+            let empty = capnp::message::Builder::new_default();
+            return T::read(empty.get_root_as_reader()?, &ReadCx::detached());
+        }
+        let mut bytes = &self.0[..];
+        let message =
+            capnp::serialize::read_message(&mut bytes, capnp::message::ReaderOptions::new())?;
+        T::read(message.get_root()?, &ReadCx::detached())
+    }
 }
 
 impl Value for AnyValue {

@@ -27,7 +27,7 @@ mod text;
 pub use any::AnyValue;
 pub use capnp::private::layout::StructSize;
 pub use list::{read_enum_list, write_enum_list};
-pub use structs::{build_struct, decode_const, read_root, Raw, RawBuilder, RawReader};
+pub use structs::{build_struct, decode_const, hex_bytes, read_root, Raw, RawBuilder, RawReader};
 
 use std::cell::Cell;
 
@@ -318,7 +318,7 @@ impl<'a> StructBuilder<'a> {
     pub fn write_struct<S: Struct>(
         &mut self,
         index: u16,
-        value: &Option<S>,
+        value: Option<&S>,
         cx: &WriteCx<'_>,
     ) -> Result<()> {
         match value {

@@ -177,11 +177,29 @@ where
     }
 }
 
+/// Bytes from hex chunks (`["00ff", "10"]` → `[0x00, 0xff, 0x10]`), as `mphub-build`
+/// embeds binary schema values so that no generated line is long.
+pub fn hex_bytes(chunks: &[&str]) -> Vec<u8> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        // The chunks come from mphub-build, never from a peer.
+        _ => panic!("mphub: embedded schema value is not hex"),
+    };
+    chunks
+        .iter()
+        .flat_map(|c| c.as_bytes().chunks(2))
+        .map(|pair| (digit(pair[0]) << 4) | pair.get(1).map_or(0, |d| digit(*d)))
+        .collect()
+}
+
 /// Decodes a schema constant or default value that `mphub-build` embedded as a
-/// serialized message whose root pointer holds the value.
-pub fn decode_const<T: Value>(message: &[u8]) -> T {
+/// serialized message (hex chunks, see [`hex_bytes`]) whose root pointer holds the value.
+pub fn decode_const<T: Value>(message: &[&str]) -> T {
+    let message = hex_bytes(message);
     let decoded = (|| -> Result<T> {
-        let mut bytes = message;
+        let mut bytes = &message[..];
         let reader =
             capnp::serialize::read_message(&mut bytes, capnp::message::ReaderOptions::new())?;
         let root: any_pointer::Reader<'_> = reader.get_root()?;
