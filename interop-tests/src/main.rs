@@ -5,6 +5,7 @@
 //!                      [--scenarios ..] [--json FILE]
 //! mphub-interop bench [--rounds 7] [--calls N] [--pairs CLIENT:SERVER,..] [--kinds ..]
 //!                     [--no-pinned | --only-pinned] [--json FILE]
+//! mphub-interop corpus [--compile-cost] [--rounds 5] DIR...
 //! ```
 
 use std::path::PathBuf;
@@ -13,8 +14,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use mphub_interop::bench::{self, BenchOptions};
-use mphub_interop::floor;
 use mphub_interop::matrix;
+use mphub_interop::{corpus, floor};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +61,18 @@ enum Command {
         /// Also write the results as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+    },
+    /// Generate, compile and smoke-run every `.capnp` of each schema folder (every
+    /// interface served, every method called); exit 1 if any folder fails.
+    Corpus {
+        /// Schema folders (default: the folders in $MPHUB_SCHEMA_CORPUS, `:`-separated).
+        dirs: Vec<PathBuf>,
+        /// Also measure the debug build time of mphub's module against capnpc's output.
+        #[arg(long)]
+        compile_cost: bool,
+        /// Rounds of the compile-time measurement (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// The floor's echo server (the bench starts it).
     #[command(name = "__floor-server", hide = true)]
@@ -137,6 +150,51 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 report.write_json(&path)?;
             }
             Ok(!report.has_failures())
+        }
+        Command::Corpus {
+            dirs,
+            compile_cost,
+            rounds,
+        } => {
+            let dirs = if dirs.is_empty() {
+                std::env::var_os("MPHUB_SCHEMA_CORPUS")
+                    .map(|v| std::env::split_paths(&v).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            } else {
+                dirs
+            };
+            if dirs.is_empty() {
+                anyhow::bail!("no schema folder given (arguments or MPHUB_SCHEMA_CORPUS)");
+            }
+            let mut ok = true;
+            for dir in &dirs {
+                match corpus::run_folder(dir) {
+                    Ok(report) => {
+                        println!("{}", report.line());
+                        for f in &report.failures {
+                            println!("  {f}");
+                        }
+                        ok &= report.failures.is_empty() && report.passed == report.methods;
+                    }
+                    Err(e) => {
+                        println!("{}: FAILED: {e:#}", dir.display());
+                        ok = false;
+                    }
+                }
+                if compile_cost {
+                    let cost = corpus::compile_cost(dir, rounds)?;
+                    println!(
+                        "  debug build of the generated code, median of {} rounds: mphub {:.2} s ({} lines), capnpc {:.2} s ({} lines): {:.2}x",
+                        cost.rounds,
+                        cost.mphub.as_secs_f64(),
+                        cost.lines.0,
+                        cost.capnpc.as_secs_f64(),
+                        cost.lines.1,
+                        cost.ratio()
+                    );
+                }
+            }
+            Ok(ok)
         }
         Command::FloorServer { socket } => floor::serve(&socket).map(|()| true),
         Command::FloorClient {

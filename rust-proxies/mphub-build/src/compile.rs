@@ -55,16 +55,16 @@ pub fn code_generator_request(
     let bundled = bundled_imports(&scratch.join("mphub-imports"))?;
     let tool = capnp_tool();
     let mut cmd = Command::new(&tool);
+    // No --src-prefix: capnp then refuses `../` imports that leave it. Files are named
+    // by their absolute paths; `Schema` shortens them for messages.
     cmd.arg("compile").arg("-o-");
-    // Files are named relative to the first import path (the schema root) in messages.
-    if let Some(root) = imports.first() {
-        cmd.arg(format!("--src-prefix={}", root.display()));
-    }
     for dir in imports {
         cmd.arg(format!("--import-path={}", dir.display()));
     }
     cmd.arg(format!("--import-path={}", bundled.display()));
-    cmd.args(files);
+    for f in files {
+        cmd.arg(std::path::absolute(f).unwrap_or_else(|_| f.clone()));
+    }
     let output = cmd.output().map_err(|e| {
         BuildError::Capnp(format!(
             "cannot run `{}` ({e}); install Cap'n Proto's compiler (Debian: capnproto) or set CAPNP",

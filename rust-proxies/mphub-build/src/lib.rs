@@ -147,7 +147,7 @@ impl Builder {
         let root = &self.imports[0];
         let files: Vec<PathBuf> = self.files.iter().map(|f| root.join(f)).collect();
         let bytes = compile::code_generator_request(&files, &self.imports, scratch)?;
-        load_request(&bytes)
+        load_request(&bytes, &self.imports)
     }
 
     /// Runs the compiler and the generator; prints `cargo:rerun-if-changed` lines.
@@ -199,7 +199,7 @@ fn scratch_dir() -> Result<PathBuf, BuildError> {
     Ok(dir)
 }
 
-fn load_request(bytes: &[u8]) -> Result<schema::Schema, BuildError> {
+fn load_request(bytes: &[u8], roots: &[PathBuf]) -> Result<schema::Schema, BuildError> {
     let mut slice = bytes;
     let message = capnp::serialize::read_message(
         &mut slice,
@@ -209,7 +209,7 @@ fn load_request(bytes: &[u8]) -> Result<schema::Schema, BuildError> {
         },
     )?;
     let req: capnp::schema_capnp::code_generator_request::Reader<'_> = message.get_root()?;
-    schema::Schema::from_request(req)
+    schema::Schema::from_request(req, roots)
 }
 
 /// Configures one C++ bridge generation (see [`cxx`](self#) and `doc/cxx-bridge.md`).
@@ -387,7 +387,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
 /// Generates the C++ bridge (Rust module and C++ files) from a serialized
 /// `CodeGeneratorRequest`.
 pub fn generate_cxx(request: &[u8], options: &CxxOptions) -> Result<CxxCode, BuildError> {
-    let schema = load_request(request)?;
+    let schema = load_request(request, &[])?;
     let model = model::Model::from_schema(&schema)?;
     cxx::emit(&model, options)
 }

@@ -336,11 +336,22 @@ impl Schema {
         }
     }
 
-    /// Reads the compiler's request.
+    /// Reads the compiler's request. File names start with the first of `roots` (the
+    /// import paths) that contains them, shortened to the path below it.
     pub fn from_request(
         req: capnp::schema_capnp::code_generator_request::Reader<'_>,
+        roots: &[std::path::PathBuf],
     ) -> Result<Schema, BuildError> {
-        Loader::new(req)?.load()
+        let mut loader = Loader::new(req)?;
+        loader.roots = roots
+            .iter()
+            .filter_map(|r| r.canonicalize().or_else(|_| std::path::absolute(r)).ok())
+            .map(|r| {
+                let r = r.to_string_lossy().trim_start_matches('/').to_string();
+                format!("{}/", r.trim_end_matches('/'))
+            })
+            .collect();
+        loader.load()
     }
 }
 
@@ -408,6 +419,8 @@ struct Loader<'a> {
     file_of: HashMap<u64, u64>,
     /// Node → its generic scope root (a group's enclosing declared struct).
     scope_root: HashMap<u64, u64>,
+    /// Prefixes stripped from file names (the import paths, as capnp names them).
+    roots: Vec<String>,
 }
 
 impl<'a> Loader<'a> {
@@ -423,6 +436,7 @@ impl<'a> Loader<'a> {
             nodes,
             file_of: HashMap::new(),
             scope_root: HashMap::new(),
+            roots: Vec::new(),
         })
     }
 
@@ -447,11 +461,17 @@ impl<'a> Loader<'a> {
     }
 
     fn file_path(&self, file: u64) -> String {
-        self.nodes
+        let full = self
+            .nodes
             .get(&file)
             .and_then(|n| n.get_display_name().ok())
             .and_then(|t| t.to_string().ok())
-            .unwrap_or_else(|| format!("{file:#x}"))
+            .unwrap_or_else(|| format!("{file:#x}"));
+        self.roots
+            .iter()
+            .find_map(|r| full.strip_prefix(r.as_str()))
+            .map(String::from)
+            .unwrap_or(full)
     }
 
     /// An error naming the schema file and the declaration (`what`) in words.

@@ -340,7 +340,19 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
         prepared.setup.thread = Some(thread.clone());
         prepared.setup.callback_thread = Some(thread);
     }
-    if uses_context && prepared.setup.thread.is_none() {
+    if uses_context && prepared.setup.thread.is_none() && conn.peer_thread_map.borrow().is_none() {
+        // The peer gave us no ThreadMap (its interface has no `construct`): send a null
+        // `Context.thread`. A libmultiprocess server runs it on its `makePool` pool or
+        // answers "no thread specified and no pool configured"; an mphub server that
+        // never offered a ThreadMap runs it on an implicit slot.
+        let mut cached = conn.local_thread.borrow_mut();
+        let callback = cached
+            .get_or_insert_with(|| {
+                conn.host_thread(&format!("{}/local", crate::log::process_name()))
+            })
+            .clone();
+        prepared.setup.callback_thread = Some(callback);
+    } else if uses_context && prepared.setup.thread.is_none() {
         let strand = match &via {
             Via::Named(id, name) => conn.named_strand(*id, name)?,
             _ => conn.auto_strand()?,

@@ -151,6 +151,10 @@ pub(crate) struct ConnState {
     pub(crate) thread_counter: Cell<u64>,
     /// A thread we host for context calls on objects we host ourselves (no peer involved).
     pub(crate) local_thread: RefCell<Option<thread::Client>>,
+    /// We handed the peer a ThreadMap (in `construct` or another `ThreadMap` field).
+    pub(crate) thread_map_offered: Cell<bool>,
+    /// Where null-thread calls run when no ThreadMap was ever offered.
+    implicit_slot: RefCell<Option<Rc<Slot>>>,
     /// Client connections close when their last proxy is dropped; served ones do not.
     client_side: bool,
 }
@@ -172,6 +176,8 @@ impl ConnState {
             closed: Cell::new(false),
             thread_counter: Cell::new(0),
             local_thread: RefCell::new(None),
+            thread_map_offered: Cell::new(false),
+            implicit_slot: RefCell::new(None),
             client_side,
         })
     }
@@ -299,12 +305,24 @@ impl ConnState {
         Ok(s)
     }
 
-    /// The pool slot with the fewest calls in flight, if `makePool` was called.
+    /// The pool slot with the fewest calls in flight, if `makePool` was called. A
+    /// connection on which we never handed out a ThreadMap (its bootstrap interface
+    /// has no `construct`) gives its peer no way to get a thread, so calls with a null
+    /// `Context.thread` run there on one implicit slot instead of failing.
     pub(crate) fn pool_slot(&self) -> Option<Rc<Slot>> {
-        self.pool
+        let pool = self
+            .pool
             .borrow()
             .as_ref()
-            .and_then(|p| p.iter().min_by_key(|s| s.load()).cloned())
+            .and_then(|p| p.iter().min_by_key(|s| s.load()).cloned());
+        pool.or_else(|| {
+            (!self.thread_map_offered.get()).then(|| {
+                self.implicit_slot
+                    .borrow_mut()
+                    .get_or_insert_with(Slot::new)
+                    .clone()
+            })
+        })
     }
 }
 
@@ -402,6 +420,7 @@ impl thread_map::Server for ThreadMapServer {
 
 /// Hosts a fresh `ThreadMap` for `conn`.
 pub(crate) fn host_thread_map(conn: &Rc<ConnState>) -> thread_map::Client {
+    conn.thread_map_offered.set(true);
     capnp_rpc::new_client(ThreadMapServer {
         conn: Rc::downgrade(conn),
     })
