@@ -262,3 +262,34 @@ fn every_scenario_has_a_test() {
         );
     }
 }
+
+#[test]
+fn generic_struct_helpers_convert_to_std_types() {
+    use mphub::Text;
+    use mphub_corpus_peer::corpus::generic::{Expected, Failure, Pair, Result as Res, ResultVoid};
+    use std::collections::BTreeMap;
+
+    // A map travels as List(Pair(K, V)): order and duplicates kept, tuples on request.
+    let entries: Vec<Pair<Text, Vec<u8>>> =
+        vec![("a".into(), vec![1]).into(), ("a".into(), vec![2]).into()];
+    let pairs: Vec<(Text, Vec<u8>)> = entries.clone().into_iter().map(Into::into).collect();
+    assert_eq!(pairs, vec![("a".into(), vec![1]), ("a".into(), vec![2])]);
+    let map: BTreeMap<Text, Vec<u8>> = entries.into_iter().map(Into::into).collect();
+    assert_eq!(map.len(), 1, "a map keeps the last duplicate");
+
+    let failure = Failure {
+        code: 3,
+        message: "no".into(),
+    };
+    let ok: Res<Text> = Ok::<Text, Failure>("yes".into()).into();
+    assert_eq!(ok.clone().into_result(), Ok(Text::from("yes")));
+    let err: Res<Text> = Err(failure.clone()).into();
+    assert_eq!(err.into_result(), Err(failure.clone()));
+    let void: ResultVoid = Err(failure.clone()).into();
+    assert_eq!(void.into_result(), Err(failure.clone()));
+    assert_eq!(ResultVoid::default().into_result(), Ok(()));
+    let expected: Expected<Vec<u8>, Failure> = Ok(vec![9]).into();
+    assert_eq!(expected.into_result(), Ok(vec![9]));
+    let expected: Expected<Vec<u8>, Failure> = Err(failure.clone()).into();
+    assert_eq!(expected.into_result(), Err(failure));
+}

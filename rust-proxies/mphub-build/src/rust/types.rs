@@ -6,6 +6,7 @@ use quote::{format_ident, quote};
 use super::fields::{bytes_expr, bytes_literal, data_default, hex_chunks, members, Pos, Visible};
 use super::Gen;
 use crate::names::{camel, ident, Namespace};
+
 use crate::schema::{Const, DefaultValue, Enum, Field, FieldKind, Struct, StructRole, Ty};
 use crate::BuildError;
 
@@ -215,6 +216,37 @@ impl Gen<'_> {
         let def_bounds = default_bounds(generics);
         let args = type_args(generics);
         let what = format!("{}: unknown union member", s.capnp_name);
+        // A union of exactly `value` and `error` (Core's `Expected`) converts to and from
+        // `std::result::Result`.
+        let mut result_helpers = TokenStream::new();
+        if let [a, b] = &variants[..] {
+            if a.field.name == "value" && b.field.name == "error" {
+                if let (Some(ta), Some(tb)) =
+                    (self.variant_ty(from, s, a)?, self.variant_ty(from, s, b)?)
+                {
+                    let (va, vb) = (&a.name, &b.name);
+                    result_helpers = quote! {
+                        impl #args #name #args {
+                            /// `Ok` for the value, `Err` for the error.
+                            pub fn into_result(self) -> ::std::result::Result<#ta, #tb> {
+                                match self {
+                                    Self::#va(v) => Ok(v),
+                                    Self::#vb(e) => Err(e),
+                                }
+                            }
+                        }
+                        impl #args ::std::convert::From<::std::result::Result<#ta, #tb>> for #name #args {
+                            fn from(r: ::std::result::Result<#ta, #tb>) -> Self {
+                                match r {
+                                    Ok(v) => Self::#va(v),
+                                    Err(e) => Self::#vb(e),
+                                }
+                            }
+                        }
+                    };
+                }
+            }
+        }
         let (derives, default_impl) = if unit_default {
             (
                 quote!(#[derive(Clone, Debug, Default, PartialEq)]),
@@ -240,6 +272,7 @@ impl Gen<'_> {
             }
 
             #default_impl
+            #result_helpers
 
             impl #struct_bounds ::mphub::wire::Struct for #name #args {
                 const SIZE: ::mphub::wire::StructSize = ::mphub::wire::StructSize {
@@ -357,6 +390,7 @@ impl Gen<'_> {
             reads.push(quote!(which: <#which #wargs as ::mphub::wire::Struct>::read(r, cx)?));
             writes.push(quote!(::mphub::wire::Struct::write(&self.which, b, cx)?;));
         }
+        let helpers = self.struct_helpers(from, s, name, generics)?;
         let data = Literal::u16_unsuffixed(s.data_words);
         let pointers = Literal::u16_unsuffixed(s.pointers);
         let struct_bounds = bounds(generics);
@@ -405,7 +439,110 @@ impl Gen<'_> {
             }
 
             #extra
+            #helpers
         })
+    }
+
+    /// Conversions for the shapes Core's common.capnp uses: a two-field struct (a map
+    /// entry, `Pair(K, V)`) to and from a tuple; `value` + `error` (`Result(V)`) and
+    /// `error` alone (`ResultVoid`) to and from `std::result::Result`.
+    fn struct_helpers(
+        &self,
+        from: u64,
+        s: &Struct,
+        name: &Ident,
+        generics: &[Ident],
+    ) -> Result<TokenStream, BuildError> {
+        if s.discriminant_offset.is_some() {
+            return Ok(TokenStream::new());
+        }
+        let members = members(s);
+        let args = type_args(generics);
+        let generics_decl = type_args(generics);
+        let field = |v: &Visible<'_>| ident(&self.names.field[&(s.id, v.field.index)]);
+        let ty = |v: &Visible<'_>| self.field_ty(from, &s.params, v, Pos::Member);
+        let names: Vec<&str> = members.iter().map(|v| v.field.name.as_str()).collect();
+        let is_error = |v: &Visible<'_>| {
+            v.flag.is_none() && !v.boxed && matches!(v.field.ty(), Some(Ty::Struct(..)))
+        };
+        let mut out = TokenStream::new();
+        if let [a, b] = &members[..] {
+            let (fa, fb, ta, tb) = (field(a), field(b), ty(a)?, ty(b)?);
+            let doc = format!(
+                " `{}` as a `({}, {})` pair.",
+                s.capnp_name, a.field.name, b.field.name
+            );
+            out.extend(quote! {
+                impl #generics_decl ::std::convert::From<(#ta, #tb)> for #name #args {
+                    #[doc = #doc]
+                    fn from((#fa, #fb): (#ta, #tb)) -> Self {
+                        Self { #fa, #fb }
+                    }
+                }
+                impl #generics_decl ::std::convert::From<#name #args> for (#ta, #tb) {
+                    #[doc = #doc]
+                    fn from(v: #name #args) -> Self {
+                        (v.#fa, v.#fb)
+                    }
+                }
+            });
+        }
+        let error_struct = |v: &Visible<'_>| -> Result<TokenStream, BuildError> {
+            match v.field.ty() {
+                Some(t @ Ty::Struct(..)) => self.value_ty(from, &s.params, t),
+                _ => Ok(quote!(())),
+            }
+        };
+        if let (["value", "error"], [value, error]) = (&names[..], &members[..]) {
+            if is_error(error) {
+                let (tv, te) = (ty(value)?, error_struct(error)?);
+                out.extend(quote! {
+                    impl #generics_decl #name #args {
+                        /// The value, or the error when one is set (Core's `util::Result`).
+                        pub fn into_result(self) -> ::std::result::Result<#tv, #te> {
+                            match self.error {
+                                Some(e) => Err(e),
+                                None => Ok(self.value),
+                            }
+                        }
+                    }
+                    impl #generics_decl ::std::convert::From<::std::result::Result<#tv, #te>> for #name #args
+                    where
+                        #tv: ::std::default::Default,
+                    {
+                        /// `Ok(v)` sets the value; `Err(e)` sets the error (and a default value).
+                        fn from(r: ::std::result::Result<#tv, #te>) -> Self {
+                            match r {
+                                Ok(value) => Self { value, error: None },
+                                Err(e) => Self { value: ::std::default::Default::default(), error: Some(e) },
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        if let (["error"], [error]) = (&names[..], &members[..]) {
+            if is_error(error) {
+                let te = error_struct(error)?;
+                out.extend(quote! {
+                    impl #generics_decl #name #args {
+                        /// `Ok(())`, or the error when one is set (Core's `util::Result<void>`).
+                        pub fn into_result(self) -> ::std::result::Result<(), #te> {
+                            match self.error {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            }
+                        }
+                    }
+                    impl #generics_decl ::std::convert::From<::std::result::Result<(), #te>> for #name #args {
+                        fn from(r: ::std::result::Result<(), #te>) -> Self {
+                            Self { error: r.err() }
+                        }
+                    }
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Generic parameters used by the union members of `s`.
