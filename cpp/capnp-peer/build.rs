@@ -24,6 +24,10 @@ const SCHEMAS: &[&str] = &[
     "bitcoin/master/mining.capnp",
     "bitcoin/master/rpc.capnp",
     "bitcoin/master/common.capnp",
+    "corpus/api/corpus.capnp",
+    "corpus/api/base.capnp",
+    "corpus/types/shapes.capnp",
+    "corpus/types/generic.capnp",
 ];
 
 /// Our C++ sources and headers, in `src/`.
@@ -35,8 +39,16 @@ const SOURCES: &[&str] = &[
     "server.cpp",
     "client.cpp",
     "scenarios.cpp",
+    "corpus.cpp",
 ];
-const HEADERS: &[&str] = &["common.h", "threads.h", "proxies.h", "server.h", "client.h"];
+const HEADERS: &[&str] = &[
+    "common.h",
+    "threads.h",
+    "proxies.h",
+    "server.h",
+    "client.h",
+    "corpus.h",
+];
 
 const INSTALL_HINT: &str = "install Cap'n Proto with depends/install.sh \
      (Debian/Ubuntu: apt-get install capnproto libcapnp-dev g++ pkg-config)";

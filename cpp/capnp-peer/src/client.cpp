@@ -12,54 +12,22 @@
 
 namespace peer {
 
-namespace {
-
-// Client connections stay owned by the loop thread; application threads hold weak refs.
-std::vector<std::shared_ptr<Connection>> g_owned;  // loop thread only
-
-// Wraps a connected socket, starts an RPC client on it and returns its bootstrap capability.
-template <typename Init>
-CapRef<typename Init::Client> adoptFd(int fd, const std::string& label)
-{
-    return Loop::get().sync([&] {
-        auto stream = Loop::get().io().lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-        auto conn = Connection::create(kj::mv(stream), label);
-        auto init = conn->startClient().castAs<Init>();
-        g_owned.push_back(conn);
-        return makeCapRef(kj::mv(init), std::weak_ptr<Connection>(conn));
-    });
-}
-
 void closeConnection(const std::weak_ptr<Connection>& weak)
 {
     Loop::get().sync([&] {
         auto conn = weak.lock();
         if (!conn) return;
         conn->close();
-        g_owned.erase(std::remove(g_owned.begin(), g_owned.end(), conn), g_owned.end());
+        auto& owned = ownedConnections();
+        owned.erase(std::remove(owned.begin(), owned.end(), conn), owned.end());
     });
 }
 
-// Init.construct, as a libmultiprocess client does first: offer our ThreadMap (so the server
-// can call our callbacks outside a request) and keep the server's (for our Context calls).
-template <typename InitClient>
-void construct(const CapRef<InitClient>& init)
+std::vector<std::shared_ptr<Connection>>& ownedConnections()
 {
-    std::weak_ptr<Connection> weak = init->conn;
-    blockingCall<Done>([&](ThreadContext&) -> kj::Promise<Done> {
-        auto conn = weak.lock();
-        if (!conn || conn->closed()) return KJ_EXCEPTION(DISCONNECTED, "connection closed");
-        auto req = init->client.constructRequest();
-        req.setThreadMap(conn->hostThreadMap());
-        return req.send().then([weak](auto&& r) {
-            auto conn = weak.lock();
-            if (conn && r.hasThreadMap()) conn->setPeerThreadMap(r.getThreadMap());
-            return Done{};
-        });
-    });
+    static std::vector<std::shared_ptr<Connection>> owned;  // loop thread only
+    return owned;
 }
-
-}  // namespace
 
 void startClientLoop()
 {

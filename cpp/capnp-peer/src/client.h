@@ -44,6 +44,44 @@ private:
 // Starts the client's event-loop thread (once per process).
 void startClientLoop();
 
+// Client connections, owned by the loop thread (application threads hold weak refs).
+std::vector<std::shared_ptr<Connection>>& ownedConnections();
+
+// Wraps a connected socket, starts an RPC client on it and returns its bootstrap capability.
+template <typename Init>
+CapRef<typename Init::Client> adoptFd(int fd, const std::string& label)
+{
+    return Loop::get().sync([&] {
+        auto stream = Loop::get().io().lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+        auto conn = Connection::create(kj::mv(stream), label);
+        auto init = conn->startClient().castAs<Init>();
+        ownedConnections().push_back(conn);
+        return makeCapRef(kj::mv(init), std::weak_ptr<Connection>(conn));
+    });
+}
+
+// Drops a client connection (pending calls fail as disconnected).
+void closeConnection(const std::weak_ptr<Connection>& weak);
+
+// Init.construct, as a libmultiprocess client does first: offer our ThreadMap (so the server
+// can call our callbacks outside a request) and keep the server's (for our Context calls).
+template <typename InitClient>
+void construct(const CapRef<InitClient>& init)
+{
+    std::weak_ptr<Connection> weak = init->conn;
+    blockingCall<Done>([&](ThreadContext&) -> kj::Promise<Done> {
+        auto conn = weak.lock();
+        if (!conn || conn->closed()) return KJ_EXCEPTION(DISCONNECTED, "connection closed");
+        auto req = init->client.constructRequest();
+        req.setThreadMap(conn->hostThreadMap());
+        return req.send().then([weak](auto&& r) {
+            auto conn = weak.lock();
+            if (conn && r.hasThreadMap()) conn->setPeerThreadMap(r.getThreadMap());
+            return Done{};
+        });
+    });
+}
+
 // Connected unix socket fd, or throws.
 int connectUnix(const std::string& path);
 // socketpair + fork + exec `bin -ipcfd N`; returns the child pid and our end in `fd`.

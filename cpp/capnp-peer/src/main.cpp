@@ -2,6 +2,7 @@
 // Cap'n Proto C++ RPC with libmultiprocess's conventions implemented by hand.
 
 #include "client.h"
+#include "corpus.h"
 #include "server.h"
 
 #include <cstdio>
@@ -21,6 +22,10 @@ const char* kUsage =
     "         (--scenario NAME | --bench KIND --calls N [--warmup W])\n"
     "                                       run one scenario (exit 0 pass, 1 fail, 77 skip, 2 unknown)\n"
     "                                       or a benchmark (KIND: context, context-blocking, nocontext, data1m)\n"
+    "  %1$s serve-corpus (--socket PATH | -ipcfd N)\n"
+    "                                       serve mphub's corpus (schema/corpus)\n"
+    "  %1$s client-corpus (--socket PATH | --spawn SERVER_BIN) [--scenario NAME]\n"
+    "                                       run corpus scenarios (default all): `ok NAME` / `FAIL NAME: why`\n"
     "  %1$s client-echo --socket PATH --text T\n"
     "                                       Init.makeEcho + Echo.echo (e.g. against bitcoin-node)\n"
     "  %1$s scenarios                       list the scenario names\n";
@@ -76,8 +81,17 @@ int run(int argc, char** argv)
     std::map<std::string, std::string> flags;
     if (!parseFlags(argc, argv, 2, flags)) return usage(argv[0], 2);
     auto flag = [&](const char* name) { return flags.count(name) ? flags[name] : std::string(); };
-    if (cmd == "serve" || cmd == "serve-echo") {
-        BootstrapFactory bootstrap = cmd == "serve" ? makeTestInit : makeEchoInit;
+    if (cmd == "client-corpus") {
+        Endpoint endpoint;
+        endpoint.socket = flag("--socket");
+        endpoint.spawn = flag("--spawn");
+        if (endpoint.socket.empty() == endpoint.spawn.empty()) return usage(argv[0], 2);
+        std::vector<std::string> names;
+        if (!flag("--scenario").empty() && flag("--scenario") != "all") names.push_back(flag("--scenario"));
+        return runCorpusClient(endpoint, names);
+    }
+    if (cmd == "serve" || cmd == "serve-echo" || cmd == "serve-corpus") {
+        BootstrapFactory bootstrap = cmd == "serve" ? makeTestInit : cmd == "serve-echo" ? makeEchoInit : makeCorpus;
         if (!flag("-ipcfd").empty()) return serveFd(static_cast<int>(toLong(flag("-ipcfd"))), bootstrap);
         if (flag("--socket").empty()) return usage(argv[0], 2);
         return serveSocket(flag("--socket"), bootstrap);

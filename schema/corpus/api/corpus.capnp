@@ -55,6 +55,16 @@ struct FindResult {
     found @3 :Bool;
 }
 
+# The fixture lists, one per value construct (Corpus.fixtures).
+struct Fixtures {
+    scalars @0 :List(S.Scalars);
+    shapes @1 :List(S.Shapes);
+    choice @2 :List(S.Choice);
+    generics @3 :List(S.Generics);
+    keywords @4 :List(S.Keywords);
+    annotated @5 :List(S.Annotated);
+}
+
 interface Corpus {
     construct @0 (threadMap :Proxy.ThreadMap) -> (threadMap :Proxy.ThreadMap);
 
@@ -165,14 +175,4 @@ interface Corpus {
             (hidden = 0x"0123456789abcdef", renamed = 42, plain = "plain")
         ]
     );
-}
-
-# The fixture lists, one per value construct (Corpus.fixtures).
-struct Fixtures {
-    scalars @0 :List(S.Scalars);
-    shapes @1 :List(S.Shapes);
-    choice @2 :List(S.Choice);
-    generics @3 :List(S.Generics);
-    keywords @4 :List(S.Keywords);
-    annotated @5 :List(S.Annotated);
 }
