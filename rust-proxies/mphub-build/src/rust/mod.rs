@@ -254,6 +254,57 @@ impl<'s> Gen<'s> {
             .collect()
     }
 
+    /// A type as the schema spells it (`List(Pair(Text, Data))`), for docs.
+    pub(crate) fn capnp_ty(&self, ty: &Ty, params: &[String]) -> String {
+        use crate::schema::IntTy::*;
+        let named = |id: &u64| -> String {
+            self.schema
+                .structs
+                .get(id)
+                .map(|s| s.capnp_name.clone())
+                .or_else(|| self.schema.enums.get(id).map(|e| e.capnp_name.clone()))
+                .or_else(|| self.schema.interfaces.get(id).map(|i| i.capnp_name.clone()))
+                .unwrap_or_else(|| "?".into())
+        };
+        match ty {
+            Ty::Void => "Void".into(),
+            Ty::Bool => "Bool".into(),
+            Ty::Int(t) => match t {
+                I8 => "Int8",
+                I16 => "Int16",
+                I32 => "Int32",
+                I64 => "Int64",
+                U8 => "UInt8",
+                U16 => "UInt16",
+                U32 => "UInt32",
+                U64 => "UInt64",
+            }
+            .into(),
+            Ty::Float32 => "Float32".into(),
+            Ty::Float64 => "Float64".into(),
+            Ty::Text => "Text".into(),
+            Ty::Data => "Data".into(),
+            Ty::List(t) => format!("List({})", self.capnp_ty(t, params)),
+            Ty::Enum(id) | Ty::Interface(id) => named(id),
+            Ty::Struct(id, args) if args.is_empty() => named(id),
+            Ty::Struct(id, args) => format!(
+                "{}({})",
+                named(id),
+                args.iter()
+                    .map(|a| self.capnp_ty(a, params))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ty::Param(i) => params
+                .get(*i)
+                .cloned()
+                .unwrap_or_else(|| "AnyPointer".into()),
+            Ty::AnyPointer => "AnyPointer".into(),
+            Ty::Context => "Proxy.Context".into(),
+            Ty::ThreadMap => "Proxy.ThreadMap".into(),
+        }
+    }
+
     /// The generic arguments of a reference to struct `id`, as kept by its Rust type.
     pub(crate) fn kept_args<'t>(&self, id: u64, args: &'t [Ty]) -> Vec<&'t Ty> {
         let used = self.schema.used_params(id);

@@ -56,10 +56,11 @@ impl Gen<'_> {
         doc
     }
 
-    fn field_doc(f: &Field) -> String {
-        let mut doc = match f.ordinal {
-            Some(o) => format!(" `{} @{o}`", f.name),
-            None => format!(" `{}` (group)", f.name),
+    fn field_doc(&self, f: &Field, params: &[String]) -> String {
+        let mut doc = match (f.ordinal, f.ty()) {
+            (Some(o), Some(ty)) => format!(" `{} @{o} :{}`", f.name, self.capnp_ty(ty, params)),
+            (Some(o), None) => format!(" `{} @{o}`", f.name),
+            (None, _) => format!(" `{}` (group)", f.name),
         };
         if f.skip {
             doc.push_str(", `$Proxy.skip` (C++ fills it by hand; it is on the wire)");
@@ -169,7 +170,7 @@ impl Gen<'_> {
         for v in &variants {
             let vname = &v.name;
             let d = Literal::u16_unsuffixed(v.discriminant);
-            let vdoc = Self::field_doc(v.field);
+            let vdoc = self.field_doc(v.field, &s.params);
             let vis = Visible {
                 field: v.field,
                 flag: None,
@@ -363,7 +364,7 @@ impl Gen<'_> {
             v.boxed = self.names.boxed.contains(&(s.id, v.field.index));
             let fname = ident(&self.names.field[&(s.id, v.field.index)]);
             let ty = self.field_ty(from, &s.params, &v, Pos::Member)?;
-            let fdoc = Self::field_doc(v.field);
+            let fdoc = self.field_doc(v.field, &s.params);
             decls.push(quote!(#[doc = #fdoc] pub #fname: #ty));
             let dflt = self.default_expr(from, &s.params, &v)?;
             defaults.push(quote!(#fname: #dflt));
