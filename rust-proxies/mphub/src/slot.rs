@@ -125,6 +125,74 @@ mod tests {
     use super::*;
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_cancelled_waiter_does_not_let_the_next_call_run_beside_the_running_one() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let slot = Slot::new();
+                let a = slot.enter().await;
+                let entered = Rc::new(RefCell::new(Vec::new()));
+                // B queues behind A, then is cancelled (capnp-rpc drops it on Finish).
+                let b = {
+                    let (slot, entered) = (slot.clone(), entered.clone());
+                    tokio::task::spawn_local(async move {
+                        let _g = slot.enter().await;
+                        entered.borrow_mut().push("b");
+                    })
+                };
+                tokio::task::yield_now().await;
+                // C queues behind B.
+                let c = {
+                    let (slot, entered) = (slot.clone(), entered.clone());
+                    tokio::task::spawn_local(async move {
+                        let _g = slot.enter().await;
+                        entered.borrow_mut().push("c");
+                    })
+                };
+                tokio::task::yield_now().await;
+                b.abort();
+                for _ in 0..5 {
+                    tokio::task::yield_now().await;
+                }
+                assert!(
+                    entered.borrow().is_empty(),
+                    "C ran while A still held the thread: {:?}",
+                    entered.borrow()
+                );
+                drop(a);
+                c.await.unwrap();
+                assert_eq!(*entered.borrow(), vec!["c"]);
+                assert_eq!(slot.load(), 0);
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_waiter_cancelled_right_after_its_turn_came_hands_the_slot_on() {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let slot = Slot::new();
+                let a = slot.enter().await;
+                let b = {
+                    let slot = slot.clone();
+                    tokio::task::spawn_local(async move {
+                        let _g = slot.enter().await;
+                        std::future::pending::<()>().await;
+                    })
+                };
+                tokio::task::yield_now().await;
+                // A leaves (B is handed the turn), and B is cancelled before it runs.
+                drop(a);
+                b.abort();
+                tokio::task::yield_now().await;
+                let entered = tokio::time::timeout(std::time::Duration::from_secs(1), slot.enter()).await;
+                assert!(entered.is_ok(), "the slot stayed taken by a cancelled waiter");
+            })
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn fifo_and_suspend() {
         let local = tokio::task::LocalSet::new();
         local
