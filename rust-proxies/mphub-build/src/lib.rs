@@ -179,24 +179,37 @@ impl Builder {
 
     /// Generates the Rust source without writing it (for tests and tools).
     pub fn generate(self) -> Result<String, BuildError> {
-        let scratch = scratch_dir()?;
-        let schema = self.load(&scratch)?;
+        let scratch = Scratch::new()?;
+        let schema = self.load(&scratch.0)?;
         rust::emit(&schema)
     }
 
     /// What the generated code will contain, for tools that drive it (e.g. calling one
     /// method of every interface).
     pub fn inspect(self) -> Result<Inspection, BuildError> {
-        let scratch = scratch_dir()?;
-        let schema = self.load(&scratch)?;
+        let scratch = Scratch::new()?;
+        let schema = self.load(&scratch.0)?;
         rust::inspect(&schema)
     }
 }
 
-fn scratch_dir() -> Result<PathBuf, BuildError> {
-    let dir = std::env::temp_dir().join(format!("mphub-build-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A temporary folder for the bundled imports, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch, BuildError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mphub-build-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn load_request(bytes: &[u8], roots: &[PathBuf]) -> Result<schema::Schema, BuildError> {

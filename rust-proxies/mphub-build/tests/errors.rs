@@ -16,10 +16,12 @@ fn schema_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 fn generate(dir: &Path, file: &str) -> Result<String, String> {
-    mphub_build::Builder::new(dir)
+    let out = mphub_build::Builder::new(dir)
         .file(file)
         .generate()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(dir);
+    out
 }
 
 fn refused(name: &str, body: &str, want: &[&str]) {

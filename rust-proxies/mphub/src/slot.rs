@@ -27,6 +27,27 @@ pub(crate) struct Slot {
     state: RefCell<SlotState>,
 }
 
+/// A call waiting for its turn. Dropped before its turn came, it only leaves the queue
+/// (its sender then fails and the releaser skips it); dropped after its turn was handed
+/// to it but before it ran, it hands the turn on.
+struct Waiting {
+    slot: Rc<Slot>,
+    rx: Option<oneshot::Receiver<()>>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let Some(mut rx) = self.rx.take() else { return };
+        {
+            let mut st = self.slot.state.borrow_mut();
+            st.load = st.load.saturating_sub(1);
+        }
+        if rx.try_recv().is_ok() {
+            self.slot.release_one();
+        }
+    }
+}
+
 /// Held while a call runs on a slot; releasing it lets the next queued call in.
 pub(crate) struct SlotGuard {
     slot: Rc<Slot>,
@@ -43,7 +64,9 @@ impl Slot {
         self.state.borrow().load
     }
 
-    /// Waits for this call's turn (FIFO) and marks it active.
+    /// Waits for this call's turn (FIFO) and marks it active. Cancelling the wait (the
+    /// call's future dropped) gives up its place; the calls behind it keep their order
+    /// and still wait for the running call.
     pub(crate) async fn enter(self: &Rc<Self>) -> SlotGuard {
         let rx = {
             let mut st = self.state.borrow_mut();
@@ -57,18 +80,24 @@ impl Slot {
                 Some(rx)
             }
         };
-        let guard = SlotGuard {
-            slot: self.clone(),
-            suspended: false,
-        };
         if let Some(rx) = rx {
+            let mut waiting = Waiting {
+                slot: self.clone(),
+                rx: Some(rx),
+            };
             // The releaser counts us active before waking us (hand-over keeps FIFO order).
+            let rx = waiting.rx.as_mut().expect("set above");
             if rx.await.is_err() {
                 // Cannot happen while the slot is alive; treat as entered anyway.
                 self.state.borrow_mut().active += 1;
             }
+            waiting.rx = None;
+            drop(waiting);
         }
-        guard
+        SlotGuard {
+            slot: self.clone(),
+            suspended: false,
+        }
     }
 
     /// Marks one active call inactive and, if nothing else is active, hands the slot on.
