@@ -68,7 +68,7 @@ fn of_servers_started_at_once_on_one_path_exactly_one_runs() {
     for round in 0..20 {
         let _ = std::fs::remove_file(&path);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
-        let results: Vec<_> = (0..4)
+        let threads: Vec<_> = (0..4)
             .map(|_| {
                 let (rt, path, barrier) = (rt.clone(), path.clone(), barrier.clone());
                 std::thread::spawn(move || {
@@ -76,8 +76,8 @@ fn of_servers_started_at_once_on_one_path_exactly_one_runs() {
                     mphub::listen(&rt, &path, dummy())
                 })
             })
-            .map(|t| t.join().unwrap())
             .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 1, "round {round}: {ok} servers think they own the path");
         for r in &results {
@@ -95,23 +95,25 @@ fn the_in_use_probe_gives_up_on_a_server_that_does_not_accept() {
     // A server that never accepts: its backlog fills and a blocking connect would hang.
     let stuck = UnixListener::bind(&path).unwrap();
     let mut queued = Vec::new();
-    for _ in 0..512 {
-        let s = UnixStream::connect(&path).unwrap();
+    loop {
+        let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
         s.set_nonblocking(true).unwrap();
-        queued.push(s);
-        // Stop once a non-blocking connect would block: the backlog is full.
-        let probe = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
-        probe.set_nonblocking(true).unwrap();
-        if probe.connect(&socket2::SockAddr::unix(&path).unwrap()).is_err() {
+        if s.connect(&socket2::SockAddr::unix(&path).unwrap()).is_err() {
             break;
         }
-        queued.push(UnixStream::from(std::os::fd::OwnedFd::from(probe)));
+        queued.push(s);
+        assert!(queued.len() < 100_000, "the backlog never filled");
     }
     let rt = Runtime::new().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let probe_path = path.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(mphub::listen(&rt, &probe_path, dummy()).map(|_| ()));
+    });
     let start = Instant::now();
-    let result = mphub::listen(&rt, &path, dummy());
-    let took = start.elapsed();
-    assert!(took < Duration::from_secs(5), "listen hung for {took:?} probing a full backlog");
+    let result = rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("listen still probing the full backlog after {:?}", start.elapsed()));
     let err = result.err().expect("the path is held by a live (if stuck) server");
     assert!(err.to_string().contains("in use"), "{err}");
     drop(stuck);
