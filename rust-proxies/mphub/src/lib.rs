@@ -42,8 +42,8 @@ pub use runtime::Runtime;
 pub use server::CallContext;
 pub use text::Text;
 pub use transport::{
-    connect, connect_blocking, connect_stream, listen, resolve_unix_address, serve_fd,
-    serve_stream, spawn, spawned_fd_from_args, Listener, SpawnConvention, SpawnedChild,
+    bind_unix, connect, connect_blocking, connect_stream, listen, resolve_unix_address, serve_fd,
+    serve_stream, spawn, spawned_fd_from_args, BoundSocket, Listener, SpawnConvention, SpawnedChild,
     MAX_SOCKET_PATH,
 };
 

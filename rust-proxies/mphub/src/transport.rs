@@ -2,7 +2,7 @@
 //! and Bitcoin Core use them.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -207,12 +207,20 @@ pub async fn serve_stream<C: 'static>(
         .await
 }
 
-/// A listening unix socket serving an interface; stops accepting when dropped
-/// (existing connections keep running until their peers leave).
+/// A listening unix socket serving an interface; stops accepting when dropped and
+/// removes its socket file if that is still the one it bound (existing connections keep
+/// running until their peers leave).
 pub struct Listener {
     path: PathBuf,
+    file: BoundFile,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _runtime: Runtime,
+}
+
+/// What [`Listener`] keeps of its [`BoundSocket`] once the socket moved to the loop.
+struct BoundFile {
+    path: PathBuf,
+    file: (u64, u64),
 }
 
 impl Listener {
@@ -227,19 +235,29 @@ impl Drop for Listener {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = std::fs::remove_file(&self.path);
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::symlink_metadata(&self.file.path) {
+            if (meta.dev(), meta.ino()) == self.file.file {
+                let _ = std::fs::remove_file(&self.file.path);
+            }
+        }
     }
 }
 
-/// Binds a unix socket with mode 0600 (a stale socket file is replaced; any other file
-/// at the path is refused) and serves `init` to every connection.
+/// Binds a unix socket with mode 0600 (see [`bind_unix`]: exclusive, a stale socket file
+/// is replaced, any other file refused) and serves `init` to every connection.
 pub fn listen<C: 'static>(
     runtime: &Runtime,
     path: impl AsRef<Path>,
     init: Cap<C>,
 ) -> Result<Listener> {
     let path = path.as_ref().to_path_buf();
-    let listener = bind_private(&path)?;
+    let bound = bind_unix(&path)?;
+    let file = BoundFile {
+        path: bound.path.clone(),
+        file: bound.file,
+    };
+    let listener = bound.listener;
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shown = path.display().to_string();
     runtime.post(move || {
@@ -283,57 +301,156 @@ pub fn listen<C: 'static>(
     })?;
     Ok(Listener {
         path,
+        file,
         stop: Some(stop_tx),
         _runtime: runtime.clone(),
     })
 }
 
-fn bind_private(path: &Path) -> Result<UnixListener> {
-    check_path_len(path)?;
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if UnixStream::connect(path).is_ok() {
-                return Err(Error::Usage(format!(
-                    "{} is in use by a running server",
-                    path.display()
-                )));
+/// A unix socket this process bound, and how to tell it is still the file at its path.
+pub struct BoundSocket {
+    /// The listening socket.
+    pub listener: UnixListener,
+    path: PathBuf,
+    /// Device and inode of the socket file we created.
+    file: (u64, u64),
+}
+
+impl BoundSocket {
+    /// The path it was bound at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the socket file, but only if it is still the one we bound (a newer server
+    /// may own the path now, or someone may have put another file there).
+    pub fn unlink(&self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if (meta.dev(), meta.ino()) == self.file {
+                let _ = std::fs::remove_file(&self.path);
             }
-            std::fs::remove_file(path)
-                .map_err(|e| io_context(e, &format!("removing stale socket {}", path.display())))?;
         }
-        Ok(_) => {
-            return Err(Error::Usage(format!(
-                "{} exists and is not a socket; refusing to replace it",
-                path.display()
-            )))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_context(e, &format!("checking {}", path.display()))),
     }
+}
+
+/// Binds a unix stream socket at `path`, readable and writable by this user only, and
+/// listens on it.
+///
+/// - The mode is set on the socket before `bind`, so the file never exists with looser
+///   permissions; missing parent folders are created with mode 0700.
+/// - Binding is exclusive: of servers racing for one path, exactly one wins; the others
+///   get "in use".
+/// - A socket file already there is probed with a non-blocking connect: a server that
+///   answers, or whose backlog is full, owns it ("in use"); a refused connect means a
+///   stale file, which is removed (only if it is still the file probed) and the bind
+///   retried. Any other kind of file is refused.
+///
+/// Every path that fits `sun_path` (up to [`MAX_SOCKET_PATH`] bytes) works.
+pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    check_path_len(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| io_context(e, &format!("creating {}", dir.display())))?;
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| io_context(e, &format!("creating {}", dir.display())))?;
+        }
     }
-    // Bind under a temporary name, restrict it, then rename into place, so that the
-    // socket is never reachable with looser permissions.
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-    check_path_len(&tmp).or_else(|_| check_path_len(path))?;
-    let _ = std::fs::remove_file(&tmp);
-    let listener = UnixListener::bind(&tmp)
-        .map_err(|e| io_context(e, &format!("binding {}", tmp.display())))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_context(
-            e,
-            &format!("moving socket into place at {}", path.display()),
-        )
-    })?;
-    Ok(listener)
+    for _ in 0..2 {
+        match bind_listen(path) {
+            Ok(listener) => {
+                let meta = std::fs::symlink_metadata(path)
+                    .map_err(|e| io_context(e, &format!("checking {}", path.display())))?;
+                return Ok(BoundSocket {
+                    listener,
+                    path: path.to_path_buf(),
+                    file: (meta.dev(), meta.ino()),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let meta = match std::fs::symlink_metadata(path) {
+                    Ok(m) => m,
+                    // Gone meanwhile: try again.
+                    Err(_) => continue,
+                };
+                if !meta.file_type().is_socket() {
+                    return Err(Error::Usage(format!(
+                        "{} exists and is not a socket; refusing to replace it",
+                        path.display()
+                    )));
+                }
+                match probe(path) {
+                    Probe::Answers => {
+                        return Err(Error::Usage(format!(
+                            "{} is in use by a running server",
+                            path.display()
+                        )))
+                    }
+                    Probe::Busy => {
+                        return Err(Error::Usage(format!(
+                            "{} is in use by a server that is not accepting connections (backlog full)",
+                            path.display()
+                        )))
+                    }
+                    Probe::Stale => {
+                        // Remove it only if it is still the file we probed.
+                        let same = std::fs::symlink_metadata(path)
+                            .is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()));
+                        if same {
+                            std::fs::remove_file(path).map_err(|e| {
+                                io_context(e, &format!("removing stale socket {}", path.display()))
+                            })?;
+                        }
+                    }
+                }
+            }
+            Err(e) => return Err(io_context(e, &format!("binding {}", path.display()))),
+        }
+    }
+    Err(Error::Usage(format!(
+        "{} is in use (another server took it while a stale socket was replaced)",
+        path.display()
+    )))
+}
+
+/// `socket` + mode 0600 + `bind` + `listen`.
+fn bind_listen(path: &Path) -> std::io::Result<UnixListener> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    // Linux gives the bound file the socket inode's mode (less the umask).
+    rustix::fs::fchmod(&socket, rustix::fs::Mode::from_raw_mode(0o600))?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    socket.listen(128)?;
+    Ok(UnixListener::from(std::os::fd::OwnedFd::from(socket)))
+}
+
+enum Probe {
+    /// A server accepted the connection.
+    Answers,
+    /// A server listens but its backlog is full.
+    Busy,
+    /// Nobody listens: a file left behind.
+    Stale,
+}
+
+/// Connects without blocking (a unix connect answers at once: accepted, backlog full, or
+/// refused), so a stuck server cannot hang us.
+fn probe(path: &Path) -> Probe {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let attempt = || -> std::io::Result<()> {
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        socket.connect(&SockAddr::unix(path)?)
+    };
+    match attempt() {
+        Ok(()) => Probe::Answers,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Probe::Busy,
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Probe::Busy,
+        Err(_) => Probe::Stale,
+    }
 }
 
 /// How a spawned child is told its socket fd.
