@@ -17,10 +17,10 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -418,19 +418,18 @@ impl Drop for TaskGuard {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     runtime: Option<Runtime>,
-    path: Option<PathBuf>,
+    file: Option<mphub::SocketFile>,
 }
 
 impl ServerHandle {
-    /// Binds `path` (mode 0600; a stale socket is replaced, any other file refused) and
-    /// serves `cap` to every connection.
+    /// Binds `path` with [`mphub::bind_unix`] (mode 0600, exclusive; a stale socket is
+    /// replaced, any other file refused) and serves `cap` to every connection.
     ///
     /// The accept loop and each connection's waiter are plain threads (the runtime's
     /// event loop runs the connections themselves); a served socket is remembered by a
     /// duplicate fd so that `stop` can shut it down.
     pub fn listen<C: 'static>(path: &str, cap: Cap<C>) -> mphub::Result<ServerHandle> {
-        let path = PathBuf::from(path);
-        let listener = bind_private(&path)?;
+        let mphub::BoundSocket { listener, file } = mphub::bind_unix(Path::new(path))?;
         listener.set_nonblocking(true)?;
         let rt = Runtime::new()?;
         let shared = Arc::new(Shared::default());
@@ -466,7 +465,7 @@ impl ServerHandle {
         Ok(ServerHandle {
             shared,
             runtime: Some(rt),
-            path: Some(path),
+            file: Some(file),
         })
     }
 
@@ -483,7 +482,7 @@ impl ServerHandle {
         Ok(ServerHandle {
             shared,
             runtime: Some(rt),
-            path: None,
+            file: None,
         })
     }
 
@@ -518,9 +517,9 @@ impl ServerHandle {
 
     /// The socket path (empty for fd servers).
     pub fn path(&self) -> String {
-        self.path
+        self.file
             .as_ref()
-            .map(|p| p.display().to_string())
+            .map(|f| f.path().display().to_string())
             .unwrap_or_default()
     }
 
@@ -543,8 +542,8 @@ impl ServerHandle {
                 let _ = s.shutdown(std::net::Shutdown::Both);
             }
         }
-        if let Some(p) = &self.path {
-            let _ = std::fs::remove_file(p);
+        if let Some(f) = &self.file {
+            f.unlink();
         }
         // Let the accept loop and connection threads wind down (they hold runtime refs).
         {
@@ -615,57 +614,3 @@ fn wait_readable(listener: &UnixListener, ms: i32) {
     unsafe { libc::poll(&mut pfd, 1, ms) };
 }
 
-/// Binds a unix socket readable by this user only: bind under a temporary name,
-/// restrict it, rename into place (a stale socket is replaced, any other file refused).
-fn bind_private(path: &Path) -> mphub::Result<UnixListener> {
-    if path.as_os_str().len() > mphub::MAX_SOCKET_PATH {
-        return Err(mphub::Error::Usage(format!(
-            "socket path {} exceeded maximum socket path length ({} bytes)",
-            path.display(),
-            mphub::MAX_SOCKET_PATH
-        )));
-    }
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if UnixStream::connect(path).is_ok() {
-                return Err(mphub::Error::Usage(format!(
-                    "{} is in use by a running server",
-                    path.display()
-                )));
-            }
-            std::fs::remove_file(path)?;
-        }
-        Ok(_) => {
-            return Err(mphub::Error::Usage(format!(
-                "{} exists and is not a socket; refusing to replace it",
-                path.display()
-            )))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    let name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.cxx.tmp", std::process::id()));
-    let tmp = if tmp.as_os_str().len() > mphub::MAX_SOCKET_PATH {
-        path.to_path_buf()
-    } else {
-        tmp
-    };
-    let _ = std::fs::remove_file(&tmp);
-    let listener = UnixListener::bind(&tmp).map_err(|e| {
-        mphub::Error::Io(Arc::new(std::io::Error::new(
-            e.kind(),
-            format!("binding {}: {e}", tmp.display()),
-        )))
-    })?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    if tmp != path {
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-    }
-    Ok(listener)
-}

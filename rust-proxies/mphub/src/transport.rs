@@ -211,22 +211,15 @@ pub async fn serve_stream<C: 'static>(
 /// removes its socket file if that is still the one it bound (existing connections keep
 /// running until their peers leave).
 pub struct Listener {
-    path: PathBuf,
-    file: BoundFile,
+    file: SocketFile,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _runtime: Runtime,
-}
-
-/// What [`Listener`] keeps of its [`BoundSocket`] once the socket moved to the loop.
-struct BoundFile {
-    path: PathBuf,
-    file: (u64, u64),
 }
 
 impl Listener {
     /// The socket path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 }
 
@@ -235,12 +228,7 @@ impl Drop for Listener {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        use std::os::unix::fs::MetadataExt;
-        if let Ok(meta) = std::fs::symlink_metadata(&self.file.path) {
-            if (meta.dev(), meta.ino()) == self.file.file {
-                let _ = std::fs::remove_file(&self.file.path);
-            }
-        }
+        self.file.unlink();
     }
 }
 
@@ -252,12 +240,7 @@ pub fn listen<C: 'static>(
     init: Cap<C>,
 ) -> Result<Listener> {
     let path = path.as_ref().to_path_buf();
-    let bound = bind_unix(&path)?;
-    let file = BoundFile {
-        path: bound.path.clone(),
-        file: bound.file,
-    };
-    let listener = bound.listener;
+    let BoundSocket { listener, file } = bind_unix(&path)?;
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shown = path.display().to_string();
     runtime.post(move || {
@@ -300,23 +283,28 @@ pub fn listen<C: 'static>(
         });
     })?;
     Ok(Listener {
-        path,
         file,
         stop: Some(stop_tx),
         _runtime: runtime.clone(),
     })
 }
 
-/// A unix socket this process bound, and how to tell it is still the file at its path.
+/// A unix socket this process bound ([`bind_unix`]).
 pub struct BoundSocket {
     /// The listening socket.
     pub listener: UnixListener,
-    path: PathBuf,
-    /// Device and inode of the socket file we created.
-    file: (u64, u64),
+    /// The socket file it created.
+    pub file: SocketFile,
 }
 
-impl BoundSocket {
+/// The socket file a [`BoundSocket`] created: its path and identity (device, inode).
+#[derive(Clone, Debug)]
+pub struct SocketFile {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl SocketFile {
     /// The path it was bound at.
     pub fn path(&self) -> &Path {
         &self.path
@@ -327,7 +315,7 @@ impl BoundSocket {
     pub fn unlink(&self) {
         use std::os::unix::fs::MetadataExt;
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
-            if (meta.dev(), meta.ino()) == self.file {
+            if (meta.dev(), meta.ino()) == self.id {
                 let _ = std::fs::remove_file(&self.path);
             }
         }
@@ -366,8 +354,10 @@ pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
                     .map_err(|e| io_context(e, &format!("checking {}", path.display())))?;
                 return Ok(BoundSocket {
                     listener,
-                    path: path.to_path_buf(),
-                    file: (meta.dev(), meta.ino()),
+                    file: SocketFile {
+                        path: path.to_path_buf(),
+                        id: (meta.dev(), meta.ino()),
+                    },
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
