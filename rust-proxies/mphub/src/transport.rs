@@ -487,12 +487,19 @@ pub async fn spawn<C: ProxyClient>(
             Ok(())
         });
     }
-    let process = cmd
+    let mut process = cmd
         .spawn()
         .map_err(|e| io_context(e, &format!("spawning {}", program.as_ref().display())))?;
     drop(theirs);
-    let client = connect_stream::<C>(runtime, ours).await?;
-    Ok(SpawnedChild { client, process })
+    match connect_stream::<C>(runtime, ours).await {
+        Ok(client) => Ok(SpawnedChild { client, process }),
+        Err(e) => {
+            // The connection failed: the child is of no use; do not leave it behind.
+            let _ = process.kill();
+            let _ = process.wait();
+            Err(e)
+        }
+    }
 }
 
 /// The socket fd this process was given by a spawning parent, from either argv
