@@ -75,3 +75,43 @@ async fn a_spawned_child_whose_connection_fails_is_reaped() {
     let after = open_fds();
     assert!(after <= before, "spawn left {} file descriptors open", after - before);
 }
+
+/// A Tester whose `passData` answers 70 MiB whatever it gets.
+struct Oversized;
+impl mphub_test_peer::test_schema::TesterServer for Oversized {
+    async fn pass_data(&self, _cx: &mphub::CallContext, _arg: Vec<u8>) -> mphub::Result<Vec<u8>> {
+        Ok(vec![7u8; 70 * 1024 * 1024])
+    }
+    async fn add_int64(&self, _cx: &mphub::CallContext, a: i64, b: i64) -> mphub::Result<i64> {
+        Ok(a + b)
+    }
+}
+
+/// An Init handing out `Oversized`.
+struct OversizedInit;
+impl mphub_test_peer::test_schema::TestInitServer for OversizedInit {
+    async fn make_tester(
+        &self,
+        _cx: &mphub::CallContext,
+    ) -> mphub::Result<mphub::Cap<mphub_test_peer::test_schema::TesterClient>> {
+        Ok(mphub_test_peer::test_schema::TesterServer::into_cap(Oversized))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_result_fails_the_call_not_the_connection() {
+    use mphub_test_peer::test_schema::TestInitServer;
+    // (issue 9, defect 6) A result of 64 MiB or more cannot be read by any Cap'n Proto
+    // peer: the call must fail, and the connection keep working.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.sock");
+    let server_rt = mphub::Runtime::new().unwrap();
+    let _listener = mphub::listen(&server_rt, &path, OversizedInit.into_cap()).unwrap();
+    let client_rt = mphub::Runtime::new().unwrap();
+    let init: TestInitClient = mphub::connect(&client_rt, &path).await.unwrap();
+    let tester = init.make_tester().await.unwrap().unwrap();
+    let err = tester.pass_data(vec![1]).await.expect_err("a 70 MiB result must fail");
+    assert!(!err.is_disconnected(), "the connection died: {err}");
+    assert!(err.to_string().contains("64 MiB"), "unclear error: {err}");
+    assert_eq!(tester.add_int64(2, 3).await.unwrap(), 5, "the connection must keep working");
+}
