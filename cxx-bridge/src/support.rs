@@ -613,4 +613,3 @@ fn wait_readable(listener: &UnixListener, ms: i32) {
     // SAFETY: one valid pollfd for the duration of the call.
     unsafe { libc::poll(&mut pfd, 1, ms) };
 }
-

@@ -12,7 +12,9 @@ struct NoCounter;
 impl CounterServer for NoCounter {}
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Zombie children of this process.
@@ -64,16 +66,28 @@ async fn a_spawned_child_whose_connection_fails_is_reaped() {
     let before = open_fds();
     for _ in 0..3 {
         // `true` exits at once: the connection fails with a disconnect.
-        let err = mphub::spawn::<TestInitClient>(&rt, "/bin/true", &[], mphub::SpawnConvention::BitcoinCore)
-            .await
-            .err()
-            .expect("a child that exits at once cannot serve");
-        assert!(err.is_disconnected() || err.to_string().contains("exited"), "{err}");
+        let err = mphub::spawn::<TestInitClient>(
+            &rt,
+            "/bin/true",
+            &[],
+            mphub::SpawnConvention::BitcoinCore,
+        )
+        .await
+        .err()
+        .expect("a child that exits at once cannot serve");
+        assert!(
+            err.is_disconnected() || err.to_string().contains("exited"),
+            "{err}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(zombies(), Vec::<u32>::new(), "spawn left zombie children");
     let after = open_fds();
-    assert!(after <= before, "spawn left {} file descriptors open", after - before);
+    assert!(
+        after <= before,
+        "spawn left {} file descriptors open",
+        after - before
+    );
 }
 
 /// A Tester whose `passData` answers 70 MiB whatever it gets.
@@ -94,7 +108,9 @@ impl mphub_test_peer::test_schema::TestInitServer for OversizedInit {
         &self,
         _cx: &mphub::CallContext,
     ) -> mphub::Result<mphub::Cap<mphub_test_peer::test_schema::TesterClient>> {
-        Ok(mphub_test_peer::test_schema::TesterServer::into_cap(Oversized))
+        Ok(mphub_test_peer::test_schema::TesterServer::into_cap(
+            Oversized,
+        ))
     }
 }
 
@@ -110,8 +126,15 @@ async fn an_oversized_result_fails_the_call_not_the_connection() {
     let client_rt = mphub::Runtime::new().unwrap();
     let init: TestInitClient = mphub::connect(&client_rt, &path).await.unwrap();
     let tester = init.make_tester().await.unwrap().unwrap();
-    let err = tester.pass_data(vec![1]).await.expect_err("a 70 MiB result must fail");
+    let err = tester
+        .pass_data(vec![1])
+        .await
+        .expect_err("a 70 MiB result must fail");
     assert!(!err.is_disconnected(), "the connection died: {err}");
     assert!(err.to_string().contains("64 MiB"), "unclear error: {err}");
-    assert_eq!(tester.add_int64(2, 3).await.unwrap(), 5, "the connection must keep working");
+    assert_eq!(
+        tester.add_int64(2, 3).await.unwrap(),
+        5,
+        "the connection must keep working"
+    );
 }

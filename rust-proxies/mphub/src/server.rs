@@ -353,20 +353,30 @@ impl Incoming {
                     crate::rt::trace_value("response data", &value);
                     build_struct(results.get(), method.results, |mut b| {
                         encode(value, &mut b, &cx)
-                    })
+                    })?;
                 }
                 Err(Error::Declared(d)) => {
                     let handled = build_struct(results.get(), method.results, |mut b| {
                         exceptions(&d, &mut b, &cx)
                     })?;
-                    if handled {
-                        Ok(())
-                    } else {
-                        Err(Error::Declared(d))
+                    if !handled {
+                        return Err(Error::Declared(d));
                     }
                 }
-                Err(e) => Err(e),
+                Err(e) => return Err(e),
             }
+            // A reply no Cap'n Proto reader accepts would kill the connection at the
+            // caller; the call fails instead (capnp-rpc then sends a fresh, small
+            // exception message, not the filled one).
+            let words = results.get().target_size()?.word_count;
+            if words >= crate::MAX_MESSAGE_WORDS {
+                return Err(Error::Usage(format!(
+                    "{method} result is {} MiB; Cap'n Proto peers refuse messages of 64 MiB \
+                     or more",
+                    words * 8 / (1024 * 1024)
+                )));
+            }
+            Ok(())
         };
         Dispatched::new(
             capnp::capability::Promise::from_future(async move {

@@ -215,8 +215,12 @@ mod tests {
                 drop(a);
                 b.abort();
                 tokio::task::yield_now().await;
-                let entered = tokio::time::timeout(std::time::Duration::from_secs(1), slot.enter()).await;
-                assert!(entered.is_ok(), "the slot stayed taken by a cancelled waiter");
+                let entered =
+                    tokio::time::timeout(std::time::Duration::from_secs(1), slot.enter()).await;
+                assert!(
+                    entered.is_ok(),
+                    "the slot stayed taken by a cancelled waiter"
+                );
             })
             .await;
     }

@@ -23,7 +23,11 @@ fn the_longest_path_sun_path_holds_works() {
     let dir = tempfile::tempdir().unwrap();
     let mut path = dir.path().to_path_buf();
     let base = path.as_os_str().len();
-    assert!(base < 80, "temp dir too long for this test: {}", path.display());
+    assert!(
+        base < 80,
+        "temp dir too long for this test: {}",
+        path.display()
+    );
     path.push("x".repeat(mphub::MAX_SOCKET_PATH - base - 1));
     assert_eq!(path.as_os_str().len(), mphub::MAX_SOCKET_PATH);
     let rt = Runtime::new().unwrap();
@@ -43,8 +47,14 @@ fn a_stopping_server_leaves_a_newer_servers_socket_alone() {
     std::fs::remove_file(&path).unwrap();
     let new = mphub::listen(&rt, &path, dummy()).unwrap();
     drop(old);
-    assert!(is_socket(&path), "the old server deleted the new server's socket");
-    assert!(UnixStream::connect(&path).is_ok(), "the new server must still answer");
+    assert!(
+        is_socket(&path),
+        "the old server deleted the new server's socket"
+    );
+    assert!(
+        UnixStream::connect(&path).is_ok(),
+        "the new server must still answer"
+    );
     drop(new);
 }
 
@@ -82,7 +92,10 @@ fn of_servers_started_at_once_on_one_path_exactly_one_runs() {
         assert_eq!(ok, 1, "round {round}: {ok} servers think they own the path");
         for r in &results {
             if let Err(e) = r {
-                assert!(e.to_string().contains("in use"), "round {round}: unclear error: {e}");
+                assert!(
+                    e.to_string().contains("in use"),
+                    "round {round}: unclear error: {e}"
+                );
             }
         }
     }
@@ -111,10 +124,15 @@ fn the_in_use_probe_gives_up_on_a_server_that_does_not_accept() {
         let _ = tx.send(mphub::listen(&rt, &probe_path, dummy()).map(|_| ()));
     });
     let start = Instant::now();
-    let result = rx
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_or_else(|_| panic!("listen still probing the full backlog after {:?}", start.elapsed()));
-    let err = result.err().expect("the path is held by a live (if stuck) server");
+    let result = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
+        panic!(
+            "listen still probing the full backlog after {:?}",
+            start.elapsed()
+        )
+    });
+    let err = result
+        .err()
+        .expect("the path is held by a live (if stuck) server");
     assert!(err.to_string().contains("in use"), "{err}");
     drop(stuck);
 }
