@@ -379,10 +379,12 @@ pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
                             path.display()
                         )))
                     }
-                    Probe::Busy => return Err(Error::Usage(format!(
+                    Probe::Busy => {
+                        return Err(Error::Usage(format!(
                         "{} is in use by a server that is not accepting connections (backlog full)",
                         path.display()
-                    ))),
+                    )))
+                    }
                     Probe::Stale => {
                         // Remove it only if it is still the file we probed.
                         let same = std::fs::symlink_metadata(path)
