@@ -17,6 +17,7 @@
 
 mod call;
 mod error;
+mod limits;
 pub mod log;
 mod malloc;
 mod proxy;
@@ -36,6 +37,7 @@ pub mod proxy_capnp {
 
 pub use call::{Call, Method};
 pub use error::{to_capnp_error, DeclaredException, Error, Result};
+pub use limits::{ConnectOptions, Limits};
 pub use malloc::tune_malloc_for_large_messages;
 pub use proxy::{Cap, ProxyClient, ProxyHandle, Strand, Upcast, MAX_MESSAGE_WORDS};
 pub use runtime::Runtime;

@@ -467,7 +467,8 @@ impl ProxyHandle {
                 let resp = sent?;
                 let conn_ref = ConnRef(conn);
                 let results = crate::wire::read_root(resp.get()?)?;
-                let out = decode(&args, results, &ReadCx::new(&conn_ref));
+                let out =
+                    ReadCx::new(&conn_ref, resp.get()?).and_then(|cx| decode(&args, results, &cx));
                 if let Ok(v) = &out {
                     crate::rt::trace_value("recv data", v);
                 }

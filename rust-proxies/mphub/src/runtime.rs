@@ -89,8 +89,13 @@ pub(crate) fn loop_state() -> Result<Rc<LoopState>> {
 }
 
 impl Runtime {
-    /// Starts a new event-loop thread.
+    /// Starts a new event-loop thread with the default [`Limits`](crate::Limits).
     pub fn new() -> Result<Runtime> {
+        Runtime::with_limits(crate::Limits::default())
+    }
+
+    /// Starts a new event-loop thread whose connections and listeners keep to `limits`.
+    pub fn with_limits(limits: crate::Limits) -> Result<Runtime> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let id = next_id();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -136,7 +141,8 @@ impl Runtime {
         let rt = Runtime { inner };
         // Install the loop state as the very first job.
         rt.post(move || {
-            CURRENT_LOOP.with(|c| *c.borrow_mut() = Some(Rc::new(LoopState::new(id, weak))));
+            CURRENT_LOOP
+                .with(|c| *c.borrow_mut() = Some(Rc::new(LoopState::new(id, weak, limits))));
         })?;
         Ok(rt)
     }

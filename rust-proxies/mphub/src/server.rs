@@ -342,7 +342,7 @@ impl Incoming {
                     Some(_) => Some(ContextCaps::default()),
                     None => None,
                 };
-                (ctx, decode(root, &ReadCx::new(&conn))?)
+                (ctx, decode(root, &ReadCx::new(&conn, params.get()?)?)?)
             };
             crate::rt::trace_value("request data", &args);
             drop(params);

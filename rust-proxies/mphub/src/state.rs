@@ -21,6 +21,8 @@ pub(crate) const MAX_AUTO_STRANDS: usize = 64;
 
 pub(crate) struct LoopState {
     pub(crate) runtime_id: u64,
+    /// The runtime's limits (see [`Limits`](crate::Limits)).
+    pub(crate) limits: crate::Limits,
     pub(crate) runtime: WeakRuntime,
     pub(crate) conns: RefCell<HashMap<u64, Rc<ConnState>>>,
     pub(crate) objects: RefCell<HashMap<u64, ObjEntry>>,
@@ -45,9 +47,10 @@ pub(crate) struct ActiveCall {
 }
 
 impl LoopState {
-    pub(crate) fn new(runtime_id: u64, runtime: WeakRuntime) -> Self {
+    pub(crate) fn new(runtime_id: u64, runtime: WeakRuntime, limits: crate::Limits) -> Self {
         LoopState {
             runtime_id,
+            limits,
             runtime,
             conns: RefCell::new(HashMap::new()),
             objects: RefCell::new(HashMap::new()),
@@ -157,10 +160,17 @@ pub(crate) struct ConnState {
     implicit_slot: RefCell<Option<Rc<Slot>>>,
     /// Client connections close when their last proxy is dropped; served ones do not.
     client_side: bool,
+    /// Traffic counters of the socket (idle time, unread bytes).
+    pub(crate) link: Rc<crate::transport::LinkStats>,
 }
 
 impl ConnState {
-    pub(crate) fn new(peer: String, runtime: WeakRuntime, client_side: bool) -> Rc<ConnState> {
+    pub(crate) fn new(
+        peer: String,
+        runtime: WeakRuntime,
+        client_side: bool,
+        link: Rc<crate::transport::LinkStats>,
+    ) -> Rc<ConnState> {
         Rc::new(ConnState {
             id: next_id(),
             peer,
@@ -179,6 +189,7 @@ impl ConnState {
             thread_map_offered: Cell::new(false),
             implicit_slot: RefCell::new(None),
             client_side,
+            link,
         })
     }
 

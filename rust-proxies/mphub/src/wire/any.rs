@@ -74,7 +74,8 @@ impl Value for AnyValue {
                 "capabilities inside an AnyPointer value are not supported".into(),
             ));
         }
-        cx.charge(u32::try_from(size.word_count).unwrap_or(u32::MAX))?;
+        // Kept as words: the copy is as large as the value on the wire.
+        cx.charge::<capnp::Word>(u32::try_from(size.word_count).unwrap_or(u32::MAX))?;
         let mut message = capnp::message::Builder::new_default();
         message.set_root(p)?;
         Ok(AnyValue(capnp::serialize::write_message_to_words(&message)))

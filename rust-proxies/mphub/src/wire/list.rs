@@ -27,7 +27,7 @@ macro_rules! primitive_element {
         impl Element for $t {
             fn read_list(p: any_pointer::Reader<'_>, cx: &ReadCx<'_>) -> Result<Vec<Self>> {
                 let list = p.get_as::<primitive_list::Reader<'_, $t>>()?;
-                cx.charge(list.len())?;
+                cx.charge::<$t>(list.len())?;
                 Ok(list.iter().collect())
             }
             fn write_list(items: &[Self], p: any_pointer::Builder<'_>, _cx: &WriteCx<'_>) -> Result<()> {
@@ -46,7 +46,7 @@ primitive_element!(bool, i8, i16, i32, i64, u16, u32, u64, f32, f64, ());
 impl Element for u8 {
     fn read_list(p: any_pointer::Reader<'_>, cx: &ReadCx<'_>) -> Result<Vec<Self>> {
         let bytes = p.get_as::<data::Reader<'_>>()?;
-        cx.charge(bytes.len() as u32)?;
+        cx.charge::<u8>(bytes.len() as u32)?;
         Ok(bytes.to_vec())
     }
     fn write_list(items: &[Self], p: any_pointer::Builder<'_>, _cx: &WriteCx<'_>) -> Result<()> {
@@ -62,7 +62,7 @@ pub(crate) fn read_pointer_list<T: Value>(
     cx: &ReadCx<'_>,
 ) -> Result<Vec<T>> {
     let list = p.get_as::<any_pointer_list::Reader<'_>>()?;
-    cx.charge(list.len())?;
+    cx.charge::<T>(list.len())?;
     let mut out = Vec::with_capacity(list.len() as usize);
     for i in 0..list.len() {
         out.push(T::read(list.get(i), cx)?);
@@ -96,7 +96,7 @@ impl<T: Element> Element for Vec<T> {
 /// Reads `List(E)` for a generated enum `E` (generated `Element` impls call this).
 pub fn read_enum_list<E: Enum>(p: any_pointer::Reader<'_>, cx: &ReadCx<'_>) -> Result<Vec<E>> {
     let list = p.get_as::<primitive_list::Reader<'_, u16>>()?;
-    cx.charge(list.len())?;
+    cx.charge::<E>(list.len())?;
     Ok(list.iter().map(E::from_ordinal).collect())
 }
 

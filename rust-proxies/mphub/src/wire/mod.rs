@@ -15,8 +15,9 @@
 //! | `cap` | [`Cap`](crate::Cap), generated clients | interfaces |
 //! | `any` | [`AnyValue`] | `AnyPointer`, unbound generic parameters |
 //!
-//! Decoding is bounded: every list charges its length (at least one unit per element,
-//! so `List(Void)` counts too) against the [`ReadCx`] budget of the message it came in.
+//! Decoding is bounded: every list charges the Rust memory of its elements (at least a
+//! byte each, so `List(Void)` counts too) against the [`ReadCx`] budget of the message
+//! it came in, which is proportional to the message's size on the wire.
 
 mod any;
 mod cap;
@@ -37,33 +38,45 @@ use capnp::private::layout;
 use crate::error::{Error, Result};
 use crate::proxy::ConnRef;
 
-/// Most list elements one message may decode into (all lists of the message together).
-///
-/// A list of `Void` or of empty structs costs nothing on the wire, so a 64 MiB message
-/// could otherwise claim billions of elements; counting elements bounds the memory a
-/// peer can make us allocate per message.
-pub const MAX_ELEMENTS_PER_MESSAGE: u64 = 16 * 1024 * 1024;
+/// Decoded bytes every message may use, however small it is.
+pub const DECODE_FLOOR_BYTES: u64 = 1024 * 1024;
 
-/// Reading context: the connection (to import capabilities) and the element budget.
+/// Decoded bytes a message may use per byte it takes on the wire, above the floor.
+///
+/// A list of `Void` or of empty structs costs nothing on the wire, and a one-word
+/// struct may decode into a Rust struct of many fields, so without a bound a 240-byte
+/// message could make us allocate gigabytes. Real data decodes into at most a few times
+/// its wire size (strings and bytes 1×, a pointer into a 24-byte `Vec` 3×, a word of
+/// 64 `Bool`s 8×); the budget allows 8× plus [`DECODE_FLOOR_BYTES`].
+pub const DECODE_BYTES_PER_WIRE_BYTE: u64 = 8;
+
+/// Reading context: the connection (to import capabilities) and the decode budget.
 pub struct ReadCx<'c> {
     conn: Option<&'c ConnRef>,
+    /// Bytes the decoded value may still take.
     budget: Cell<u64>,
 }
 
 impl<'c> ReadCx<'c> {
-    /// A context for a message received on `conn`.
-    pub fn new(conn: &'c ConnRef) -> Self {
-        ReadCx {
+    /// A context for `message`, received on `conn`: its decode budget is
+    /// [`DECODE_FLOOR_BYTES`] plus [`DECODE_BYTES_PER_WIRE_BYTE`] per byte of `message`.
+    pub fn new(conn: &'c ConnRef, message: any_pointer::Reader<'_>) -> Result<Self> {
+        let wire_bytes = message.target_size()?.word_count.saturating_mul(8);
+        Ok(ReadCx {
             conn: Some(conn),
-            budget: Cell::new(MAX_ELEMENTS_PER_MESSAGE),
-        }
+            budget: Cell::new(
+                DECODE_FLOOR_BYTES
+                    .saturating_add(wire_bytes.saturating_mul(DECODE_BYTES_PER_WIRE_BYTE)),
+            ),
+        })
     }
 
-    /// A context for values that carry no capabilities (schema defaults, constants).
+    /// A context for values that carry no capabilities and come from this process
+    /// (schema defaults, constants): no budget.
     pub fn detached() -> ReadCx<'static> {
         ReadCx {
             conn: None,
-            budget: Cell::new(MAX_ELEMENTS_PER_MESSAGE),
+            budget: Cell::new(u64::MAX),
         }
     }
 
@@ -74,13 +87,21 @@ impl<'c> ReadCx<'c> {
         })
     }
 
-    /// Charges `elements` list elements (zero-size ones count as one) to this message.
-    pub fn charge(&self, elements: u32) -> Result<()> {
+    /// Charges a list of `elements` Rust values of `T` to the budget, before they are
+    /// allocated; each element costs `size_of::<T>()` bytes, and at least one (so a
+    /// `List(Void)` counts too).
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] when the message would decode into more than its budget.
+    pub fn charge<T>(&self, elements: u32) -> Result<()> {
+        let cost = u64::from(elements) * std::mem::size_of::<T>().max(1) as u64;
         let left = self.budget.get();
-        let cost = u64::from(elements);
         if cost > left {
             return Err(Error::Malformed(format!(
-                "message holds more than {MAX_ELEMENTS_PER_MESSAGE} list elements"
+                "decoding a list of {elements} elements would exceed the message's decode \
+                 budget ({} bytes per wire byte plus {} MiB)",
+                DECODE_BYTES_PER_WIRE_BYTE,
+                DECODE_FLOOR_BYTES / (1024 * 1024)
             )));
         }
         self.budget.set(left - cost);

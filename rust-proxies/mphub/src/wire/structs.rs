@@ -114,7 +114,7 @@ impl<S: Struct> Value for S {
 impl<S: Struct> Element for S {
     fn read_list(p: any_pointer::Reader<'_>, cx: &ReadCx<'_>) -> Result<Vec<Self>> {
         let list = p.get_as::<capnp::struct_list::Reader<'_, Raw<S>>>()?;
-        cx.charge(list.len())?;
+        cx.charge::<S>(list.len())?;
         let mut out = Vec::with_capacity(list.len() as usize);
         for r in list.iter() {
             out.push(<S as Struct>::read(StructReader(r.0), cx)?);

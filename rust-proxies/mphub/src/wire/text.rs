@@ -10,7 +10,7 @@ use crate::Text;
 impl Value for Text {
     fn read(p: any_pointer::Reader<'_>, cx: &ReadCx<'_>) -> Result<Self> {
         let t = p.get_as::<capnp::text::Reader<'_>>()?;
-        cx.charge(t.as_bytes().len() as u32)?;
+        cx.charge::<u8>(t.as_bytes().len() as u32)?;
         Ok(Text::from_bytes(t.as_bytes()))
     }
     fn write(&self, p: any_pointer::Builder<'_>, _cx: &WriteCx<'_>) -> Result<()> {
