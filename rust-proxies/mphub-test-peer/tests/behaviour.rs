@@ -181,3 +181,55 @@ async fn peer_killed_mid_call_fails_pending_calls_quickly() {
     let err = peer.tester.add_int64(1, 1).await.unwrap_err();
     assert!(err.is_disconnected(), "{err}");
 }
+
+/// (issue 9, defect 7) Many long calls on one connection must not make a quick call
+/// queue behind one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_call_does_not_queue_behind_64_long_ones() {
+    let peer = start(Transport::UnixSocket).await;
+    let long: Vec<_> = (0..64)
+        .map(|_| tokio::spawn(peer.tester.sleep_ms(3000).into_future()))
+        .collect();
+    // Let the long calls reach the server.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    assert_eq!(peer.tester.add_int64(1, 2).await.unwrap(), 3);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "a quick call waited {:?} behind long ones",
+        started.elapsed()
+    );
+    for h in long {
+        h.await.unwrap().unwrap();
+    }
+}
+
+/// (issue 9, defect 7) Calls whose futures were dropped must not hold on to their
+/// remote threads: a later call neither waits for them nor runs behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_calls_do_not_block_later_ones() {
+    let peer = start(Transport::UnixSocket).await;
+    let abandoned: Vec<_> = (0..64)
+        .map(|_| tokio::spawn(peer.tester.sleep_ms(3000).into_future()))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for h in &abandoned {
+        h.abort();
+    }
+    let started = Instant::now();
+    let quick: Vec<_> = (0..8)
+        .map(|i| peer.tester.add_int64(i, 1).into_future())
+        .collect();
+    for (i, r) in futures::future::join_all(quick)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(r.unwrap(), i as i64 + 1);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "quick calls waited {:?} behind abandoned ones",
+        started.elapsed()
+    );
+}
