@@ -169,6 +169,7 @@ void throw_error(const rust::Error& e)
             else if (tag == "unimplemented") kind = Error::Kind::Unimplemented;
             else if (tag == "malformed") kind = Error::Kind::Malformed;
             else if (tag == "io") kind = Error::Kind::Io;
+            else if (tag == "timeout") kind = Error::Kind::Timeout;
             else if (tag == "usage") kind = Error::Kind::Usage;
             else if (tag == "panic") kind = Error::Kind::Panic;
             else if (tag.substr(0, 9) == "declared:") kind = Error::Kind::Remote;

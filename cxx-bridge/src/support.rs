@@ -62,6 +62,7 @@ impl From<mphub::Error> for BridgeError {
             }
             mphub::Error::Malformed(_) => "malformed",
             mphub::Error::Io(_) => "io",
+            mphub::Error::TimedOut(_) => "timeout",
             mphub::Error::Usage(_) => "usage",
         };
         BridgeError {

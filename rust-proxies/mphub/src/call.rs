@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::proxy::ProxyHandle;
@@ -81,17 +82,28 @@ impl fmt::Display for Method {
     }
 }
 
+/// How a call is run: blocking or not, and its own timeout.
 type MakeJob<T> = Box<
-    dyn FnOnce(bool) -> Box<dyn FnOnce() -> crate::runtime::LocalFuture<Result<T>> + Send> + Send,
+    dyn FnOnce(
+            bool,
+            Option<Duration>,
+        ) -> Box<dyn FnOnce() -> crate::runtime::LocalFuture<Result<T>> + Send>
+        + Send,
 >;
 
 /// A call a generated client method has prepared; nothing is sent until it is awaited
 /// (from any thread or task; the future is `Send`) or run with [`Call::blocking`].
+///
+/// Dropping the awaited future cancels the call: capnp-rpc tells the server (`Finish`),
+/// an mphub server drops the call's future, and a libmultiprocess server, which cannot
+/// stop a running C++ call, finishes it and discards the result. The remote thread the
+/// call ran on is not used again.
 #[must_use = "a Call does nothing until it is awaited or run with .blocking()"]
 pub struct Call<T> {
     handle: ProxyHandle,
     method: &'static Method,
     make: MakeJob<T>,
+    timeout: Option<Duration>,
 }
 
 impl<T> fmt::Debug for Call<T> {
@@ -115,17 +127,28 @@ impl<T: Send + fmt::Debug + 'static> Call<T> {
         Call {
             handle: handle.clone(),
             method,
-            make: Box::new(move |blocking| {
-                Box::new(job_handle.job(method, blocking, args, encode, decode))
+            make: Box::new(move |blocking, timeout| {
+                Box::new(job_handle.job(method, blocking, timeout, args, encode, decode))
             }),
+            timeout: None,
         }
+    }
+
+    /// Waits at most `limit` for the answer (overrides the connection's
+    /// [`ConnectOptions::call_timeout`](crate::ConnectOptions::call_timeout)); then the
+    /// call fails with [`Error::TimedOut`](crate::Error::TimedOut). The server may still be
+    /// running it: its remote thread stays busy there, so mphub sends no further call to
+    /// that thread (a later call gets a fresh one).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
     }
 
     /// Runs the call and blocks the calling OS thread until it returns. Each OS thread
     /// gets its own remote thread per connection, reused for all its calls. Must not be
     /// called on an mphub event-loop thread (use `.await` there).
     pub fn blocking(self) -> Result<T> {
-        let job = (self.make)(true);
+        let job = (self.make)(true, self.timeout);
         self.handle.runtime().run_blocking(job)
     }
 
@@ -140,7 +163,7 @@ impl<T: Send + fmt::Debug + 'static> IntoFuture for Call<T> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let job = (self.make)(false);
+        let job = (self.make)(false, self.timeout);
         Box::pin(self.handle.runtime().run(job))
     }
 }

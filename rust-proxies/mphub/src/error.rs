@@ -32,6 +32,11 @@ pub enum Error {
     /// Local I/O failure (socket, spawn, listen).
     #[error("I/O error: {0}")]
     Io(#[from] Arc<std::io::Error>),
+    /// No answer within the time allowed ([`ConnectOptions`](crate::ConnectOptions),
+    /// [`Call::timeout`](crate::Call::timeout)). The call was abandoned here; the server
+    /// may still be running it.
+    #[error("timed out: {0}")]
+    TimedOut(String),
     /// Misuse detected locally (bad address, unsupported option, ...).
     #[error("{0}")]
     Usage(String),
@@ -94,6 +99,11 @@ impl Error {
             Error::Declared(d) => d.downcast_ref(),
             _ => None,
         }
+    }
+
+    /// True when the call or connection timed out ([`Error::TimedOut`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::TimedOut(_))
     }
 
     /// True when the error means the connection is gone.

@@ -44,9 +44,9 @@ pub use runtime::Runtime;
 pub use server::CallContext;
 pub use text::Text;
 pub use transport::{
-    bind_unix, connect, connect_blocking, connect_stream, listen, resolve_unix_address, serve_fd,
-    serve_stream, spawn, spawned_fd_from_args, BoundSocket, Listener, SocketFile, SpawnConvention,
-    SpawnedChild, MAX_SOCKET_PATH,
+    bind_unix, connect, connect_blocking, connect_stream, connect_with, listen,
+    resolve_unix_address, serve_fd, serve_stream, spawn, spawned_fd_from_args, BoundSocket,
+    Listener, SocketFile, SpawnConvention, SpawnedChild, MAX_SOCKET_PATH,
 };
 
 /// Items used by generated code. Not a stable API for hand-written code.

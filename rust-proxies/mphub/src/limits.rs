@@ -28,13 +28,15 @@ pub struct Limits {
     /// Calls of a peer that may run or wait on one connection at once; later calls fail
     /// at once with an error naming the limit. Default: 4096.
     pub max_calls_per_connection: usize,
-    /// Bytes of outgoing messages (replies, callbacks) waiting for the peer to read them
-    /// at which this side stops reading the peer's next messages; reading resumes below
-    /// half. Default: 16 MiB.
+    /// Bytes of replies waiting for the peer to read them at which this side stops
+    /// reading the peer's next messages; reading resumes below half. Default: 16 MiB.
     pub pause_reading_bytes: usize,
-    /// Bytes of outgoing messages waiting for the peer past which the connection is
-    /// closed: the peer does not read what it asked for. Default: 128 MiB.
+    /// Bytes of replies waiting for the peer past which the connection is closed: the
+    /// peer does not read what it asked for. Default: 128 MiB.
     pub max_unread_bytes: usize,
+    /// How long reading may stay paused with the peer taking none of its replies before
+    /// the connection is closed. Default: 60 s.
+    pub unread_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -46,6 +48,7 @@ impl Default for Limits {
             max_calls_per_connection: 4096,
             pause_reading_bytes: 16 * 1024 * 1024,
             max_unread_bytes: 128 * 1024 * 1024,
+            unread_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -18,6 +18,36 @@ pub fn process_name() -> &'static str {
     })
 }
 
+/// Logs a warning (target `ipc`) at most once per second for each `kind`; the next
+/// one that gets through says how many were left out. A hostile peer hitting a limit in
+/// a loop must not flood the log.
+pub(crate) fn warn_limited(kind: &'static str, message: std::fmt::Arguments<'_>) {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: RefCell<HashMap<&'static str, (Instant, u64)>> = RefCell::new(HashMap::new());
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        let now = Instant::now();
+        match last.get_mut(kind) {
+            Some((at, left_out)) if now.duration_since(*at) < Duration::from_secs(1) => {
+                *left_out += 1;
+            }
+            entry => {
+                let left_out = entry.map_or(0, |(_, n)| *n);
+                if left_out > 0 {
+                    tracing::warn!(target: "ipc", "{message} ({left_out} more like it not logged)");
+                } else {
+                    tracing::warn!(target: "ipc", "{message}");
+                }
+                last.insert(kind, (now, 0));
+            }
+        }
+    });
+}
+
 /// Cuts a data dump to libmultiprocess's 200-character limit.
 pub fn cut(s: &str) -> String {
     const MAX: usize = 200;

@@ -278,16 +278,42 @@ impl CallSetup {
 /// readers enforce per message.
 pub const MAX_MESSAGE_WORDS: u64 = 8 * 1024 * 1024;
 
+/// A call's chosen remote thread and suspended server call, released when the call is
+/// over. Dropped without [`Prepared::finish`], the call counts as abandoned: its strand
+/// is retired (see [`ConnState::retire`]).
 struct Prepared {
     setup: CallSetup,
     strand: Option<Rc<RemoteStrand>>,
     suspended: Option<Rc<RefCell<Option<crate::slot::SlotGuard>>>>,
+    answered: bool,
 }
 
 impl Prepared {
-    fn finish(self) {
-        if let Some(s) = &self.strand {
-            s.in_flight.set(s.in_flight.get().saturating_sub(1));
+    /// The server answered (success or failure).
+    fn finish(mut self) {
+        self.answered = true;
+    }
+
+    /// Why the call failed if its remote thread could not be made (the server refused
+    /// `makeThread`); that strand is then retired so the next call asks again.
+    async fn thread_refused(&mut self) -> Option<Error> {
+        let strand = self.strand.clone()?;
+        let refused = strand.made.clone().await?;
+        self.setup.conn.retire(&strand);
+        self.strand = None;
+        self.answered = true;
+        Some(refused)
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if let Some(s) = self.strand.take() {
+            if self.answered {
+                self.setup.conn.call_returned(&s);
+            } else {
+                self.setup.conn.retire(&s);
+            }
         }
         if let Some(g) = &self.suspended {
             if let Some(g) = g.borrow_mut().as_mut() {
@@ -309,6 +335,7 @@ fn prepare(conn: &Rc<ConnState>, via: Via, uses_context: bool, local: bool) -> R
         },
         strand: None,
         suspended: None,
+        answered: false,
     };
     let mut via = via;
     if let Via::Scope(scope) = &via {
@@ -439,6 +466,7 @@ impl ProxyHandle {
         &self,
         method: &'static Method,
         blocking: bool,
+        timeout: Option<std::time::Duration>,
         args: A,
         encode: fn(&A, &mut StructBuilder<'_>, &WriteCx<'_>) -> Result<()>,
         decode: fn(&A, StructReader<'_>, &ReadCx<'_>) -> Result<T>,
@@ -459,12 +487,23 @@ impl ProxyHandle {
                     ));
                 }
                 let local = client.hook.get_brand() == 0;
+                let timeout = timeout.or(conn.call_timeout.get());
                 let mut prep = prepare(&conn, via, method.context.is_some(), local)?;
                 prep.setup.method = Some(method);
                 crate::rt::trace_value("send data", &args);
-                let sent = prep.setup.send(&client, |b, cx| encode(&args, b, cx)).await;
+                let send = prep.setup.send(&client, |b, cx| encode(&args, b, cx));
+                let sent = match timeout {
+                    None => send.await,
+                    // On timeout `prep` is dropped unanswered: its strand is retired.
+                    Some(limit) => tokio::time::timeout(limit, send).await.map_err(|_| {
+                        Error::TimedOut(format!("{method} did not answer within {limit:?}"))
+                    })?,
+                };
+                let resp = match sent {
+                    Ok(resp) => resp,
+                    Err(e) => return Err(prep.thread_refused().await.unwrap_or(e)),
+                };
                 prep.finish();
-                let resp = sent?;
                 let conn_ref = ConnRef(conn);
                 let results = crate::wire::read_root(resp.get()?)?;
                 let out =

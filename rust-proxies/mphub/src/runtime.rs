@@ -179,16 +179,25 @@ impl Runtime {
     }
 
     /// Runs `make()` on the loop thread and awaits its output from any thread or task.
-    /// The returned future is `Send`: it only waits for the answer.
+    /// The returned future is `Send`: it only waits for the answer; dropping it cancels
+    /// the work on the loop.
     pub(crate) fn run<T, F>(&self, make: F) -> impl Future<Output = Result<T>> + Send + 'static
     where
         T: Send + 'static,
         F: FnOnce() -> LocalFuture<Result<T>> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
+        let (mut tx, rx) = oneshot::channel();
         let job = move || {
             tokio::task::spawn_local(async move {
-                let _ = tx.send(make().await);
+                // The caller dropping its future cancels the work (an IPC call then
+                // sends `Finish`).
+                let out = tokio::select! {
+                    out = make() => Some(out),
+                    () = tx.closed() => None,
+                };
+                if let Some(out) = out {
+                    let _ = tx.send(out);
+                }
             });
         };
         let posted = if self.on_loop_thread() {
@@ -198,6 +207,29 @@ impl Runtime {
         } else {
             self.post(job)
         };
+        async move {
+            posted?;
+            rx.await
+                .map_err(|_| Error::Disconnected("mphub runtime stopped".into()))?
+        }
+    }
+
+    /// Like [`Runtime::run`], but the work runs to its end even if the returned future
+    /// is dropped (serving a connection until the peer leaves).
+    pub(crate) fn run_detached<T, F>(
+        &self,
+        make: F,
+    ) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce() -> LocalFuture<Result<T>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let posted = self.post(move || {
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(make().await);
+            });
+        });
         async move {
             posted?;
             rx.await

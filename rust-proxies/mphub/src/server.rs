@@ -332,7 +332,17 @@ impl Incoming {
             conn,
             ..
         } = self;
+        let in_flight = match conn.0.begin_call(method) {
+            Ok(guard) => guard,
+            Err(e) => {
+                return Dispatched::new(
+                    capnp::capability::Promise::err(crate::to_capnp_error(e)),
+                    false,
+                )
+            }
+        };
         let call = async move {
+            let _in_flight = in_flight;
             let (ctx, args) = {
                 let root = read_root(params.get()?)?;
                 let ctx = match method.context {

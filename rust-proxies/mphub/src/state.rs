@@ -12,12 +12,17 @@ use capnp_rpc::CapabilityServerSet;
 use crate::error::{Error, Result};
 use crate::log;
 use crate::proxy_capnp::{thread, thread_map};
-use crate::runtime::{next_id, WeakRuntime};
+use crate::runtime::{next_id, LocalFuture, WeakRuntime};
 use crate::slot::Slot;
 
-/// Most remote threads the default async strand pool opens per connection; beyond it,
-/// calls share the least loaded one.
-pub(crate) const MAX_AUTO_STRANDS: usize = 64;
+/// Idle remote threads the default async strand pool keeps per connection; a strand that
+/// goes idle beyond these is released.
+pub(crate) const MAX_IDLE_AUTO_STRANDS: usize = 64;
+
+/// Remote threads the default async strand pool opens per connection at most. A call
+/// only shares a busy strand (and waits behind its call) past this many concurrent
+/// calls; below it, every concurrent call gets a thread of its own.
+pub(crate) const MAX_AUTO_STRANDS: usize = 1024;
 
 pub(crate) struct LoopState {
     pub(crate) runtime_id: u64,
@@ -125,12 +130,18 @@ impl Drop for ConnHandle {
     }
 }
 
+/// The outcome of the `ThreadMap.makeThread` call that made a strand's remote thread:
+/// `None` when it succeeded, the error when the server refused (a thread limit, say).
+pub(crate) type ThreadMade = futures::future::Shared<LocalFuture<Option<Error>>>;
+
 /// One remote thread this side calls on: `thread` is hosted by the peer (made by its
 /// `ThreadMap.makeThread`), `callback_thread` by us (where the peer's callbacks run).
 pub(crate) struct RemoteStrand {
     pub(crate) thread: thread::Client,
     pub(crate) callback_thread: thread::Client,
     pub(crate) in_flight: Cell<usize>,
+    /// Resolves once the peer answered `makeThread` (the thread is sent pipelined).
+    pub(crate) made: ThreadMade,
 }
 
 /// Per-connection state on the loop thread.
@@ -162,6 +173,22 @@ pub(crate) struct ConnState {
     client_side: bool,
     /// Traffic counters of the socket (idle time, unread bytes).
     pub(crate) link: Rc<crate::transport::LinkStats>,
+    /// Calls of the peer running or waiting on this connection.
+    calls_in_flight: Rc<Cell<usize>>,
+    /// `Thread`s we host on this connection and the peer still holds.
+    hosted_threads: Rc<Cell<usize>>,
+    limits: crate::Limits,
+    /// Default longest wait of a call ([`ConnectOptions::call_timeout`](crate::ConnectOptions)).
+    pub(crate) call_timeout: Cell<Option<std::time::Duration>>,
+}
+
+/// Counts one call of the peer while it runs (see [`ConnState::begin_call`]).
+pub(crate) struct CallInFlight(Rc<Cell<usize>>);
+
+impl Drop for CallInFlight {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 impl ConnState {
@@ -170,6 +197,7 @@ impl ConnState {
         runtime: WeakRuntime,
         client_side: bool,
         link: Rc<crate::transport::LinkStats>,
+        limits: crate::Limits,
     ) -> Rc<ConnState> {
         Rc::new(ConnState {
             id: next_id(),
@@ -190,6 +218,10 @@ impl ConnState {
             implicit_slot: RefCell::new(None),
             client_side,
             link,
+            calls_in_flight: Rc::new(Cell::new(0)),
+            hosted_threads: Rc::new(Cell::new(0)),
+            limits,
+            call_timeout: Cell::new(None),
         })
     }
 
@@ -223,6 +255,35 @@ impl ConnState {
         Ok(h)
     }
 
+    /// Admits one more call of the peer, or refuses it past
+    /// [`Limits::max_calls_per_connection`](crate::Limits::max_calls_per_connection).
+    pub(crate) fn begin_call(&self, method: &crate::Method) -> Result<CallInFlight> {
+        let n = self.calls_in_flight.get();
+        if n >= self.limits.max_calls_per_connection {
+            log::warn_limited(
+                "max_calls_per_connection",
+                format_args!(
+                    "IPC server: refusing {method} from {}: {n} calls in flight (limit)",
+                    self.peer
+                ),
+            );
+            return Err(Error::failed(format!(
+                "too many calls in flight on this connection ({n}; limit \
+                 max_calls_per_connection = {})",
+                self.limits.max_calls_per_connection
+            )));
+        }
+        self.calls_in_flight.set(n + 1);
+        Ok(CallInFlight(self.calls_in_flight.clone()))
+    }
+
+    /// How long the connection has been idle: no message either way and no call of
+    /// the peer in flight (`None` while busy).
+    pub(crate) fn idle_for(&self) -> Option<std::time::Duration> {
+        (self.calls_in_flight.get() == 0 && self.link.queued() == 0)
+            .then(|| self.link.last_activity().elapsed())
+    }
+
     /// Drops everything this connection holds and disconnects the RPC system.
     pub(crate) fn close(&self, why: &str) {
         if self.closed.replace(true) {
@@ -253,10 +314,12 @@ impl ConnState {
             n,
             from
         );
+        self.hosted_threads.set(self.hosted_threads.get() + 1);
         self.threads.borrow_mut().new_client(ThreadServer {
             name,
             slot: Slot::new(),
             kept_callback: RefCell::new(None),
+            live: self.hosted_threads.clone(),
         })
     }
 
@@ -279,23 +342,29 @@ impl ConnState {
         req.get().set_name(name);
         tracing::debug!(target: "ipc", "IPC client send ThreadMap.makeThread$Params");
         // Pipelined: the first call on the strand goes out without waiting for this answer.
-        let thread = req.send().pipeline.get_result();
+        let sent = req.send();
+        let thread = sent.pipeline.get_result();
+        let answer = sent.promise;
+        let made: LocalFuture<Option<Error>> =
+            Box::pin(async move { answer.await.err().map(Error::from) });
         let callback_thread = self.host_thread(name);
         Ok(Rc::new(RemoteStrand {
             thread,
             callback_thread,
             in_flight: Cell::new(0),
+            made: futures::FutureExt::shared(made),
         }))
     }
 
-    /// An idle strand of the default pool, a new one, or the least loaded at the cap.
+    /// An idle strand of the default pool, a new one, or (past [`MAX_AUTO_STRANDS`]
+    /// concurrent calls) the least loaded.
     pub(crate) fn auto_strand(&self) -> Result<Rc<RemoteStrand>> {
         let mut strands = self.auto_strands.borrow_mut();
         if let Some(s) = strands.iter().find(|s| s.in_flight.get() == 0) {
             return Ok(s.clone());
         }
         if strands.len() < MAX_AUTO_STRANDS {
-            let s = self.new_strand(&format!("{}/async-{}", log::process_name(), strands.len()))?;
+            let s = self.new_strand(&format!("{}/async-{}", log::process_name(), next_id()))?;
             strands.push(s.clone());
             return Ok(s);
         }
@@ -304,6 +373,37 @@ impl ConnState {
             .min_by_key(|s| s.in_flight.get())
             .cloned()
             .ok_or_else(|| Error::Usage("no strand".into()))
+    }
+
+    /// A call on `strand` returned: releases the strand if it is now idle and the pool
+    /// already keeps [`MAX_IDLE_AUTO_STRANDS`] idle ones.
+    pub(crate) fn call_returned(&self, strand: &Rc<RemoteStrand>) {
+        strand
+            .in_flight
+            .set(strand.in_flight.get().saturating_sub(1));
+        if strand.in_flight.get() > 0 {
+            return;
+        }
+        let mut strands = self.auto_strands.borrow_mut();
+        let idle = strands.iter().filter(|s| s.in_flight.get() == 0).count();
+        if idle > MAX_IDLE_AUTO_STRANDS {
+            strands.retain(|s| !Rc::ptr_eq(s, strand));
+        }
+    }
+
+    /// A call on `strand` was abandoned (its future dropped, or it timed out): the
+    /// server may still be running it on that thread, so no later call may go there.
+    /// The strand leaves the pool (or its name) and is released once unused.
+    pub(crate) fn retire(&self, strand: &Rc<RemoteStrand>) {
+        strand
+            .in_flight
+            .set(strand.in_flight.get().saturating_sub(1));
+        self.auto_strands
+            .borrow_mut()
+            .retain(|s| !Rc::ptr_eq(s, strand));
+        self.named_strands
+            .borrow_mut()
+            .retain(|_, s| !Rc::ptr_eq(s, strand));
     }
 
     /// The named strand `id` (an explicit `Strand` or a blocking caller's OS thread).
@@ -344,6 +444,14 @@ pub(crate) struct ThreadServer {
     /// The caller's last `callbackThread`, and how many calls re-sent it (see
     /// [`ThreadServer::keep_callback`]).
     kept_callback: RefCell<Option<(thread::Client, u32)>>,
+    /// The connection's count of live hosted threads.
+    live: Rc<Cell<usize>>,
+}
+
+impl Drop for ThreadServer {
+    fn drop(&mut self) {
+        self.live.set(self.live.get().saturating_sub(1));
+    }
 }
 
 /// Calls after which a kept `callbackThread` is let go, so capnp-rpc's per-import
@@ -399,6 +507,21 @@ impl thread_map::Server for ThreadMapServer {
         mut results: thread_map::MakeThreadResults,
     ) -> std::result::Result<(), capnp::Error> {
         let conn = self.conn.upgrade().ok_or_else(conn_gone)?;
+        let held = conn.hosted_threads.get();
+        let limit = conn.limits.max_threads_per_connection;
+        if held >= limit {
+            log::warn_limited(
+                "max_threads_per_connection",
+                format_args!(
+                    "IPC server: refusing makeThread from {}: {held} threads held (limit)",
+                    conn.peer
+                ),
+            );
+            return Err(capnp::Error::failed(format!(
+                "std::exception: too many threads on this connection ({held}; limit \
+                 max_threads_per_connection = {limit})"
+            )));
+        }
         let name = params.get()?.get_name()?;
         let name = String::from_utf8_lossy(name.as_bytes()).into_owned();
         tracing::debug!(target: "ipc", "IPC server makeThread (from {name})");

@@ -130,9 +130,7 @@ fn the_in_use_probe_gives_up_on_a_server_that_does_not_accept() {
             start.elapsed()
         )
     });
-    let err = result
-        .err()
-        .expect("the path is held by a live (if stuck) server");
+    let err = result.expect_err("the path is held by a live (if stuck) server");
     assert!(err.to_string().contains("in use"), "{err}");
     drop(stuck);
 }

@@ -50,6 +50,7 @@ public:
         Unimplemented, //!< the peer does not implement the method
         Malformed,     //!< the peer sent bad data
         Io,            //!< local I/O (connect, bind, spawn)
+        Timeout,       //!< no answer in the time allowed (the server may still run the call)
         Usage,         //!< misuse (bad path, null object, oversize message)
         Panic,         //!< a Rust panic, caught at the boundary
         Other,

@@ -19,6 +19,7 @@ pub use socket::{bind_unix, resolve_unix_address, BoundSocket, SocketFile, MAX_S
 use socket::{check_path_len, io_context};
 
 use crate::error::{Error, Result};
+use crate::limits::ConnectOptions;
 use crate::proxy::{Cap, ConnRef, ProxyClient};
 use crate::runtime::{loop_state, Runtime};
 use crate::state::ConnState;
@@ -56,7 +57,13 @@ fn start_rpc<B>(
     let stream = tokio::net::UnixStream::from_std(stream)?;
     let stats = LinkStats::new(&st.limits);
     let network = Network::new(stream, side, stats.clone());
-    let conn = ConnState::new(peer, st.runtime.clone(), client_side, stats);
+    let conn = ConnState::new(
+        peer,
+        st.runtime.clone(),
+        client_side,
+        stats,
+        st.limits.clone(),
+    );
     let boot = match bootstrap {
         Some(cap) => cap.to_client(&ConnRef(conn.clone()))?,
         None => None,
@@ -85,8 +92,13 @@ async fn run_until_disconnect(conn: Rc<ConnState>, rpc: RpcSystem<Side>, server:
 }
 
 /// Client side of a connected stream: bootstrap, `construct`, typed proxy.
-async fn client_on_stream<C: ProxyClient>(stream: UnixStream, peer: String) -> Result<C> {
+async fn client_on_stream<C: ProxyClient>(
+    stream: UnixStream,
+    peer: String,
+    call_timeout: Option<std::time::Duration>,
+) -> Result<C> {
     let (conn, mut rpc) = start_rpc(stream, Side::Client, peer, None::<&Cap<()>>, true)?;
+    conn.call_timeout.set(call_timeout);
     let boot: capnp::capability::Client = rpc.bootstrap(Side::Server);
     tokio::task::spawn_local(run_until_disconnect(conn.clone(), rpc, false));
     let client = ConnRef(conn).import::<C>(boot)?;
@@ -99,32 +111,83 @@ async fn client_on_stream<C: ProxyClient>(stream: UnixStream, peer: String) -> R
     Ok(client)
 }
 
-/// Connects a unix stream socket; returns it with a peer label for logs.
-fn open_unix(path: &Path) -> Result<(UnixStream, String)> {
-    check_path_len(path)?;
-    let stream = UnixStream::connect(path)
-        .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
-    Ok((stream, format!("unix:{}", path.display())))
+/// What a client connects over.
+enum Dial {
+    /// A unix socket path.
+    Path(std::path::PathBuf),
+    /// A connected stream and its label for logs.
+    Stream(UnixStream, String),
 }
 
-/// Connects to a unix socket and returns the bootstrap interface (after `construct`).
+/// Connects (without blocking the loop, even on a server whose backlog is full) and
+/// runs `construct`, within `options.connect_timeout`.
+async fn dial<C: ProxyClient>(to: Dial, options: ConnectOptions) -> Result<C> {
+    let what = match &to {
+        Dial::Path(p) => p.display().to_string(),
+        Dial::Stream(_, peer) => peer.clone(),
+    };
+    let work = async move {
+        let (stream, peer) = match to {
+            Dial::Path(path) => {
+                let stream = tokio::net::UnixStream::connect(&path)
+                    .await
+                    .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
+                (stream.into_std()?, format!("unix:{}", path.display()))
+            }
+            Dial::Stream(stream, peer) => (stream, peer),
+        };
+        client_on_stream::<C>(stream, peer, options.call_timeout).await
+    };
+    match options.connect_timeout {
+        None => work.await,
+        Some(limit) => tokio::time::timeout(limit, work).await.map_err(|_| {
+            Error::TimedOut(format!(
+                "connecting to {what}: no answer within {limit:?} (is the server stopped?)"
+            ))
+        })?,
+    }
+}
+
+/// Connects to a unix socket and returns the bootstrap interface (after `construct`),
+/// with the default [`ConnectOptions`].
 pub async fn connect<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
-    let (stream, peer) = open_unix(path.as_ref())?;
+    connect_with(runtime, path, ConnectOptions::default()).await
+}
+
+/// [`connect`] with explicit timeouts.
+///
+/// # Errors
+/// [`Error::Io`] when nothing listens at `path`; [`Error::TimedOut`] when the server
+/// accepts but does not answer `construct` within `options.connect_timeout`.
+pub async fn connect_with<C: ProxyClient>(
+    runtime: &Runtime,
+    path: impl AsRef<Path>,
+    options: ConnectOptions,
+) -> Result<C> {
+    let path = path.as_ref().to_path_buf();
+    check_path_len(&path)?;
     runtime
-        .run(move || Box::pin(client_on_stream::<C>(stream, peer)))
+        .run(move || Box::pin(dial::<C>(Dial::Path(path), options)))
         .await
 }
 
-/// Blocking [`connect`].
+/// Blocking [`connect`] (default [`ConnectOptions`]).
 pub fn connect_blocking<C: ProxyClient>(runtime: &Runtime, path: impl AsRef<Path>) -> Result<C> {
-    let (stream, peer) = open_unix(path.as_ref())?;
-    runtime.run_blocking(move || Box::pin(client_on_stream::<C>(stream, peer)))
+    let path = path.as_ref().to_path_buf();
+    check_path_len(&path)?;
+    runtime.run_blocking(move || Box::pin(dial::<C>(Dial::Path(path), ConnectOptions::default())))
 }
 
-/// Uses an already connected stream (e.g. one end of a socketpair) as a client.
+/// Uses an already connected stream (e.g. one end of a socketpair) as a client, with
+/// the default [`ConnectOptions`].
 pub async fn connect_stream<C: ProxyClient>(runtime: &Runtime, stream: UnixStream) -> Result<C> {
     runtime
-        .run(move || Box::pin(client_on_stream::<C>(stream, "stream".into())))
+        .run(move || {
+            Box::pin(dial::<C>(
+                Dial::Stream(stream, "stream".into()),
+                ConnectOptions::default(),
+            ))
+        })
         .await
 }
 
@@ -136,7 +199,7 @@ pub async fn serve_stream<C: 'static>(
     init: Cap<C>,
 ) -> Result<()> {
     runtime
-        .run(move || {
+        .run_detached(move || {
             Box::pin(async move {
                 let (conn, rpc) =
                     start_rpc(stream, Side::Server, "stream".into(), Some(&init), false)?;
@@ -155,6 +218,12 @@ pub struct Listener {
     file: SocketFile,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _runtime: Runtime,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Listener({})", self.path().display())
+    }
 }
 
 impl Listener {
@@ -196,11 +265,16 @@ pub fn listen<C: 'static>(
                     return;
                 }
             };
+            let mut served: Vec<std::rc::Weak<ConnState>> = Vec::new();
             loop {
                 tokio::select! {
                     _ = &mut stop_rx => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
+                            if !make_room(&mut served, &shown) {
+                                drop(stream);
+                                continue;
+                            }
                             let std_stream = match stream.into_std() {
                                 Ok(s) => s,
                                 Err(e) => { tracing::warn!(target: "ipc", "accept: {e}"); continue; }
@@ -208,6 +282,7 @@ pub fn listen<C: 'static>(
                             match start_rpc(std_stream, Side::Server, format!("unix:{shown}"), Some(&init), false) {
                                 Ok((conn, rpc)) => {
                                     tracing::info!(target: "ipc", "IPC server: socket connected.");
+                                    served.push(Rc::downgrade(&conn));
                                     tokio::task::spawn_local(run_until_disconnect(conn, rpc, true));
                                 }
                                 Err(e) => tracing::warn!(target: "ipc", "cannot serve connection: {e}"),
@@ -228,6 +303,53 @@ pub fn listen<C: 'static>(
         stop: Some(stop_tx),
         _runtime: runtime.clone(),
     })
+}
+
+/// Keeps a listener within [`Limits::max_connections`](crate::Limits::max_connections):
+/// below it, true; at it, closes the connection idle longest if it has been idle for
+/// [`Limits::idle_timeout`](crate::Limits::idle_timeout) and returns true; otherwise
+/// false (the new connection is refused).
+fn make_room(served: &mut Vec<std::rc::Weak<ConnState>>, shown: &str) -> bool {
+    served.retain(|c| c.upgrade().is_some_and(|c| !c.closed.get()));
+    let Ok(st) = loop_state() else { return false };
+    let limits = &st.limits;
+    if served.len() < limits.max_connections {
+        return true;
+    }
+    let idlest = served
+        .iter()
+        .filter_map(|c| c.upgrade())
+        .filter_map(|c| c.idle_for().map(|idle| (idle, c)))
+        .filter(|(idle, _)| *idle >= limits.idle_timeout)
+        .max_by_key(|(idle, _)| *idle);
+    match idlest {
+        Some((idle, conn)) => {
+            crate::log::warn_limited(
+                "listener_full_evict",
+                format_args!(
+                    "IPC server: {shown} has {} connections (limit max_connections); closing \
+                     one idle for {} s",
+                    served.len(),
+                    idle.as_secs()
+                ),
+            );
+            conn.close("idle while the listener is full");
+            served.retain(|c| c.upgrade().is_some_and(|c| !Rc::ptr_eq(&c, &conn)));
+            true
+        }
+        None => {
+            crate::log::warn_limited(
+                "listener_full",
+                format_args!(
+                    "IPC server: refusing a connection on {shown}: {} connections open (limit \
+                     max_connections), none idle for {:?}",
+                    served.len(),
+                    limits.idle_timeout
+                ),
+            );
+            false
+        }
+    }
 }
 
 /// How a spawned child is told its socket fd.

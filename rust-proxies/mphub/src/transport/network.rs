@@ -41,6 +41,8 @@ pub(crate) struct LinkStats {
     queued: Cell<usize>,
     /// When a message last went either way.
     last_activity: Cell<Instant>,
+    /// When the socket last took bytes from us.
+    last_write: Cell<Instant>,
     /// Written below the resume mark, or the connection is being dropped.
     drained: Notify,
     /// Set when the peer left more than `max_unread_bytes` unread.
@@ -48,6 +50,7 @@ pub(crate) struct LinkStats {
     abort: Notify,
     pause_at: usize,
     max_unread: usize,
+    unread_timeout: std::time::Duration,
 }
 
 impl LinkStats {
@@ -55,11 +58,13 @@ impl LinkStats {
         Rc::new(LinkStats {
             queued: Cell::new(0),
             last_activity: Cell::new(Instant::now()),
+            last_write: Cell::new(Instant::now()),
             drained: Notify::new(),
             overflowed: Cell::new(false),
             abort: Notify::new(),
             pause_at: limits.pause_reading_bytes.max(1),
             max_unread: limits.max_unread_bytes.max(1),
+            unread_timeout: limits.unread_timeout,
         })
     }
 
@@ -76,7 +81,19 @@ impl LinkStats {
     fn add(&self, bytes: usize) {
         let queued = self.queued.get() + bytes;
         self.queued.set(queued);
-        if queued > self.max_unread && !self.overflowed.replace(true) {
+        if queued > self.max_unread {
+            self.give_up();
+        }
+    }
+
+    /// The peer does not read: stop the writer (it may be blocked on a full socket) and
+    /// the reader; capnp-rpc then drops the connection.
+    fn give_up(&self) {
+        if !self.overflowed.replace(true) {
+            crate::log::warn_limited(
+                "unread_replies",
+                format_args!("IPC: closing a connection: {}", self.unread_error().extra),
+            );
             self.abort.notify_one();
             self.drained.notify_waiters();
         }
@@ -85,7 +102,9 @@ impl LinkStats {
     fn written(&self, bytes: usize) {
         let queued = self.queued.get().saturating_sub(bytes);
         self.queued.set(queued);
-        self.last_activity.set(Instant::now());
+        let now = Instant::now();
+        self.last_activity.set(now);
+        self.last_write.set(now);
         if queued <= self.pause_at / 2 {
             self.drained.notify_waiters();
         }
@@ -93,10 +112,55 @@ impl LinkStats {
 
     fn unread_error(&self) -> capnp::Error {
         capnp::Error::disconnected(format!(
-            "the peer does not read its replies: {} MiB unread (limit {} MiB)",
-            self.queued.get() / (1024 * 1024),
-            self.max_unread / (1024 * 1024)
+            "the peer does not read its replies: {} KiB unread (limits: max_unread_bytes \
+             {} KiB, unread_timeout {:?})",
+            self.queued.get() / 1024,
+            self.max_unread / 1024,
+            self.unread_timeout
         ))
+    }
+
+    /// Waits while the peer has `pause_at` bytes or more of replies unread (the writer
+    /// gives up on the connection if the peer takes none of them for `unread_timeout`).
+    async fn wait_for_reader(&self) -> capnp::Result<()> {
+        if self.queued.get() >= self.pause_at {
+            tracing::debug!(target: "ipc", "pausing reads: {} bytes unread by the peer", self.queued.get());
+            while self.queued.get() > self.pause_at / 2 && !self.overflowed.get() {
+                self.drained.notified().await;
+            }
+        }
+        if self.overflowed.get() {
+            return Err(self.unread_error());
+        }
+        Ok(())
+    }
+
+    /// Runs one socket write; gives up on the connection when it makes no progress for
+    /// `unread_timeout` while replies of `pause_at` bytes or more wait.
+    async fn watch<T>(
+        &self,
+        write: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> capnp::Result<T> {
+        let started = Instant::now();
+        tokio::pin!(write);
+        // Most writes finish at once; only a blocked one needs the timer.
+        if let std::task::Poll::Ready(r) = futures::poll!(&mut write) {
+            return r.map_err(|e| capnp::Error::disconnected(e.to_string()));
+        }
+        loop {
+            tokio::select! {
+                r = &mut write => {
+                    return r.map_err(|e| capnp::Error::disconnected(e.to_string()));
+                }
+                () = tokio::time::sleep(self.unread_timeout) => {
+                    let since = self.last_write.get().max(started);
+                    if self.queued.get() >= self.pause_at && since.elapsed() >= self.unread_timeout {
+                        self.give_up();
+                        return Err(self.unread_error());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -227,15 +291,7 @@ impl capnp_rpc::Connection<Side> for Connection {
         };
         Promise::from_future(async move {
             // Backpressure: a peer that does not read its replies gets no new work done.
-            if stats.queued.get() >= stats.pause_at {
-                tracing::debug!(target: "ipc", "pausing reads: {} bytes unread by the peer", stats.queued.get());
-                while stats.queued.get() > stats.pause_at / 2 && !stats.overflowed.get() {
-                    stats.drained.notified().await;
-                }
-            }
-            if stats.overflowed.get() {
-                return Err(stats.unread_error());
-            }
+            stats.wait_for_reader().await?;
             let frame = reader.read_frame(MAX_MESSAGE_WORDS).await?;
             *slot.borrow_mut() = Some(reader);
             stats.last_activity.set(Instant::now());
@@ -302,7 +358,6 @@ async fn write_loop(
     stats: Rc<LinkStats>,
 ) -> capnp::Result<()> {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER, write);
-    let io = |e: std::io::Error| capnp::Error::disconnected(e.to_string());
     let result = async {
         loop {
             let item = match items.try_recv() {
@@ -310,7 +365,7 @@ async fn write_loop(
                 Err(mpsc::TryRecvError::Closed) => return Ok(()),
                 Err(mpsc::TryRecvError::Empty) => {
                     // Nothing more queued: send what is buffered, then wait.
-                    out.flush().await.map_err(io)?;
+                    stats.watch(out.flush()).await?;
                     match items.next().await {
                         Some(item) => item,
                         None => return Ok(()),
@@ -319,14 +374,14 @@ async fn write_loop(
             };
             match item {
                 Item::Message(message, bytes, done) => {
-                    write_frame(&mut out, &message.get_segments_for_output())
-                        .await
-                        .map_err(io)?;
+                    stats
+                        .watch(write_frame(&mut out, &message.get_segments_for_output()))
+                        .await?;
                     stats.written(bytes);
                     let _ = done.send(());
                 }
                 Item::Done(result, done) => {
-                    out.flush().await.map_err(io)?;
+                    stats.watch(out.flush()).await?;
                     let _ = out.shutdown().await;
                     let _ = done.send(());
                     return result;
