@@ -225,3 +225,31 @@ async fn rpc_over_ipc() {
     let node = Node::connect(&f31.rt, &f31.path, None).await.unwrap();
     assert!(matches!(node.rpc().await, Err(Error::Unimplemented(_))));
 }
+
+/// (issue 9, defect 8) A large `executeRpc` request must not stall other clients: the
+/// JSON work runs off the event loop.
+#[tokio::test(flavor = "current_thread")]
+async fn a_large_rpc_request_does_not_stall_other_clients() {
+    let f = start(CoreVersion::Master);
+    let heavy = Node::connect(&f.rt, &f.path, None).await.unwrap();
+    let rpc = heavy.rpc().await.unwrap();
+    let other = Node::connect(&f.rt, &f.path, None).await.unwrap();
+    assert_eq!(other.echo("warm").await.unwrap(), "warm");
+    // A batch of 150,000 requests: about 10 MB of JSON in, more out.
+    let one = r#"{"jsonrpc":"2.0","id":1,"method":"getblockcount","params":[]}"#;
+    let batch = format!("[{}]", vec![one; 150_000].join(","));
+    let big = tokio::spawn(async move { rpc.execute_rpc(batch.as_str(), "/", "test").await });
+    let mut worst = Duration::ZERO;
+    while !big.is_finished() {
+        let started = Instant::now();
+        assert_eq!(other.echo("ping").await.unwrap(), "ping");
+        worst = worst.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reply = big.await.unwrap().unwrap().to_string_lossy().into_owned();
+    assert!(reply.starts_with(r#"[{"id":1,"#), "{}", &reply[..80]);
+    assert!(
+        worst < Duration::from_millis(500),
+        "another client waited {worst:?} while the batch ran"
+    );
+}
