@@ -431,14 +431,18 @@ macro_rules! demo_servers {
 
             async fn check_block(
                 &self,
-                _cx: &CallContext,
+                cx: &CallContext,
                 block: Vec<u8>,
                 options: Option<s::BlockCheckOptions>,
             ) -> Result<s::MiningCheckBlockOutput> {
                 let options = options.unwrap_or_default();
-                let r = self
-                    .chain
-                    .check_block(&block, options.check_pow, options.check_merkle_root);
+                // Parsing and hashing grow with the block: off the event loop.
+                let chain = self.chain.clone();
+                let r = cx
+                    .spawn_blocking(move || {
+                        chain.check_block(&block, options.check_pow, options.check_merkle_root)
+                    })
+                    .await?;
                 Ok(s::MiningCheckBlockOutput {
                     reason: r.reason.into(),
                     debug: r.debug.into(),
@@ -572,12 +576,15 @@ mod master_node {
     impl s::RpcServer for Rpc {
         async fn execute_rpc(
             &self,
-            _cx: &CallContext,
+            cx: &CallContext,
             request: Text,
             _uri: Text,
             _user: Text,
         ) -> Result<Text> {
-            Ok(execute_rpc(&self.chain, &request.to_string_lossy()).into())
+            // JSON work grows with the request: off the event loop.
+            let chain = self.chain.clone();
+            cx.spawn_blocking(move || execute_rpc(&chain, &request.to_string_lossy()).into())
+                .await
         }
     }
 
@@ -590,10 +597,11 @@ mod master_node {
         mining_extra = {
             async fn submit_block(
                 &self,
-                _cx: &CallContext,
+                cx: &CallContext,
                 block: Vec<u8>,
             ) -> Result<s::MiningSubmitBlockOutput> {
-                let r = self.chain.submit_block(&block);
+                let chain = self.chain.clone();
+                let r = cx.spawn_blocking(move || chain.submit_block(&block)).await?;
                 Ok(s::MiningSubmitBlockOutput {
                     reason: r.reason.into(),
                     debug: r.debug.into(),
@@ -603,18 +611,20 @@ mod master_node {
 
             async fn get_transactions_by_tx_id(
                 &self,
-                _cx: &CallContext,
+                cx: &CallContext,
                 txids: Vec<Vec<u8>>,
             ) -> Result<Vec<Vec<u8>>> {
-                Ok(txs_by_id(&self.chain, &txids, false))
+                let chain = self.chain.clone();
+                cx.spawn_blocking(move || txs_by_id(&chain, &txids, false)).await
             }
 
             async fn get_transactions_by_witness_id(
                 &self,
-                _cx: &CallContext,
+                cx: &CallContext,
                 wtxids: Vec<Vec<u8>>,
             ) -> Result<Vec<Vec<u8>>> {
-                Ok(txs_by_id(&self.chain, &wtxids, true))
+                let chain = self.chain.clone();
+                cx.spawn_blocking(move || txs_by_id(&chain, &wtxids, true)).await
             }
         },
         template_extra = {
