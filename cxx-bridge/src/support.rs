@@ -235,38 +235,23 @@ fn release_runtime(rt: Runtime, budget: Duration) {
 ///
 /// The keep of a connection's first client (`root`) is shared by every client derived
 /// from it; when the last one goes, it waits (at most [`STOP_BUDGET`], never on a worker
-/// thread) until that runtime has shut down: pending `destroy` calls answered and the
-/// connection closed. A program that exits right after releasing its last client thus
-/// does not cut a `destroy` off mid-call (a libmultiprocess server can deadlock when its
-/// client disconnects while a `destroy` that releases callbacks is running).
+/// thread) for the runtime's pending `destroy` calls to be answered
+/// ([`mphub::wait_for_pending_destroys`], the mechanism every mphub client uses at
+/// exit). A program that exits right after releasing its last client thus does not cut
+/// a `destroy` off mid-call (a libmultiprocess server can deadlock when its client
+/// disconnects while a `destroy` that releases callbacks is running).
 pub struct RuntimeKeep {
     runtime: Mutex<Option<Runtime>>,
-    /// Fires when the runtime's event loop is gone (a task dropped at shutdown).
-    gone: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
-}
-
-/// Sends on drop: dropped with the runtime's tasks when its event loop ends.
-struct Sentinel(std::sync::mpsc::Sender<()>);
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.0.send(());
-    }
+    /// Wait for pending `destroy` calls when released.
+    wait: bool,
 }
 
 impl RuntimeKeep {
     /// The keep of a connection's first client (see the type's documentation).
     pub fn root<C: ProxyClient>(client: &C) -> Arc<Self> {
-        let rt = client.handle().runtime().clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sentinel = Sentinel(tx);
-        rt.tokio_handle().spawn(async move {
-            let _sentinel = sentinel;
-            std::future::pending::<()>().await
-        });
         Arc::new(RuntimeKeep {
-            runtime: Mutex::new(Some(rt)),
-            gone: Some(Mutex::new(rx)),
+            runtime: Mutex::new(Some(client.handle().runtime().clone())),
+            wait: true,
         })
     }
 
@@ -274,7 +259,7 @@ impl RuntimeKeep {
     pub fn detached<C: ProxyClient>(client: &C) -> Arc<Self> {
         Arc::new(RuntimeKeep {
             runtime: Mutex::new(Some(client.handle().runtime().clone())),
-            gone: None,
+            wait: false,
         })
     }
 }
@@ -289,11 +274,8 @@ impl Drop for RuntimeKeep {
         let Some(rt) = rt else { return };
         let deadline = Instant::now() + STOP_BUDGET;
         release_runtime(rt, STOP_BUDGET);
-        if let Some(gone) = &self.gone {
-            if !on_worker_thread() {
-                let gone = gone.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = gone.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-            }
+        if self.wait && !on_worker_thread() {
+            mphub::wait_for_pending_destroys(deadline.saturating_duration_since(Instant::now()));
         }
     }
 }

@@ -40,7 +40,7 @@ pub use error::{to_capnp_error, DeclaredException, Error, Result};
 pub use limits::{ConnectOptions, Limits};
 pub use malloc::tune_malloc_for_large_messages;
 pub use proxy::{Cap, ProxyClient, ProxyHandle, Strand, Upcast, MAX_MESSAGE_WORDS};
-pub use runtime::Runtime;
+pub use runtime::{wait_for_pending_destroys, Runtime, EXIT_DESTROY_GRACE};
 pub use server::CallContext;
 pub use text::Text;
 pub use transport::{

@@ -167,6 +167,8 @@ impl Drop for ProxyInner {
         let (obj, destroy, iface) = (self.obj, self.destroy, self.interface);
         let scope = current_scope();
         let conn_handle = self.conn.clone();
+        // Counted from now, so a process exiting right after this drop waits for it.
+        let in_flight = destroy.map(|_| self.conn.runtime.inner.destroys.begin());
         let _ = self.conn.runtime.post(move || {
             let Some(st) = current_loop() else { return };
             let entry = st.objects.borrow_mut().remove(&obj);
@@ -194,6 +196,7 @@ impl Drop for ProxyInner {
                 }
                 drop(entry);
                 drop(conn_handle);
+                drop(in_flight);
             });
         });
     }

@@ -35,6 +35,99 @@ pub(crate) struct RuntimeInner {
     jobs: mpsc::UnboundedSender<Job>,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// `destroy` calls sent for dropped proxies and not answered yet.
+    pub(crate) destroys: Arc<PendingDestroys>,
+}
+
+/// How long a process exit waits for `destroy` calls still in flight
+/// ([`wait_for_pending_destroys`]).
+pub const EXIT_DESTROY_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A count of `destroy` calls in flight, and a way to wait for it to reach zero.
+#[derive(Default)]
+pub(crate) struct PendingDestroys {
+    count: Mutex<usize>,
+    zero: std::sync::Condvar,
+}
+
+impl PendingDestroys {
+    /// Counts one more; the guard counts it answered when dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> DestroyInFlight {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        DestroyInFlight(self.clone())
+    }
+
+    /// Waits until none are in flight or `deadline` passes; true if none are.
+    fn wait(&self, deadline: std::time::Instant) -> bool {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *count > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            count = self
+                .zero
+                .wait_timeout(count, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// One `destroy` call in flight (see [`PendingDestroys::begin`]).
+pub(crate) struct DestroyInFlight(Arc<PendingDestroys>);
+
+impl Drop for DestroyInFlight {
+    fn drop(&mut self) {
+        let mut count = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.0.zero.notify_all();
+        }
+    }
+}
+
+/// Every runtime's pending `destroy` calls, for [`wait_for_pending_destroys`].
+static ALL_DESTROYS: Mutex<Vec<Weak<PendingDestroys>>> = Mutex::new(Vec::new());
+
+/// Waits until every runtime's `destroy` calls for dropped proxies are answered, or
+/// `timeout` passes; returns true if none is left.
+///
+/// Dropping a proxy never blocks: its `destroy` goes out from the event loop. A
+/// process that exits right then would cut those calls off, and a libmultiprocess
+/// server can stop answering when a client disconnects in the middle of a `destroy`
+/// that releases callbacks. So mphub calls this at process exit (an `atexit` handler,
+/// waiting at most [`EXIT_DESTROY_GRACE`]), like libmultiprocess's own clients, whose
+/// proxy destructors wait for `destroy`. Call it yourself before `_exit` or `abort`,
+/// which skip exit handlers.
+pub fn wait_for_pending_destroys(timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    let all: Vec<_> = ALL_DESTROYS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    all.iter().all(|p| p.wait(deadline))
+}
+
+/// Registers `destroys` with [`wait_for_pending_destroys`], and that with `atexit` once.
+fn register_destroys(destroys: &Arc<PendingDestroys>) {
+    let mut all = ALL_DESTROYS.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|w| w.strong_count() > 0);
+    all.push(Arc::downgrade(destroys));
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        extern "C" fn at_exit() {
+            wait_for_pending_destroys(EXIT_DESTROY_GRACE);
+        }
+        // SAFETY: `at_exit` is a plain function that stays valid for the whole process.
+        // If registration fails, exits just do not wait.
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
 }
 
 impl Drop for RuntimeInner {
@@ -131,11 +224,14 @@ impl Runtime {
             .recv()
             .map_err(|_| Error::Usage("event loop thread failed to start".into()))?
             .map_err(Error::from)?;
+        let destroys = Arc::new(PendingDestroys::default());
+        register_destroys(&destroys);
         let inner = Arc::new(RuntimeInner {
             id,
             jobs: tx,
             thread: Mutex::new(Some(thread)),
             tokio,
+            destroys,
         });
         let weak = WeakRuntime(Arc::downgrade(&inner));
         let rt = Runtime { inner };
