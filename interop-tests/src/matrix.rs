@@ -285,6 +285,26 @@ pub fn run(opts: &MatrixOptions) -> anyhow::Result<MatrixReport> {
     Ok(report)
 }
 
+/// Longest a health probe of a socket server may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether `server` answers a fresh Rust client (`primitives`) within
+/// [`PROBE_TIMEOUT`]. Without the Rust peer, assumes it does.
+fn answers(server: &Server) -> bool {
+    let Ok(rust) = crate::peers::rust_peer() else {
+        return true;
+    };
+    let mut cmd = process::command(&rust, false);
+    cmd.arg("client")
+        .arg("--socket")
+        .arg(server.socket())
+        .args(["--scenario", "primitives"]);
+    matches!(
+        process::run(cmd, PROBE_TIMEOUT).map(|d| d.ended),
+        Ok(Ended::Code(0))
+    )
+}
+
 /// One client → server/transport row.
 struct Row<'a> {
     client: &'a str,
@@ -380,6 +400,21 @@ impl Row<'_> {
             if done.ended == Ended::TimedOut {
                 if let Some(s) = server.take() {
                     s.stop();
+                }
+            }
+            // After a failure, check that the server still answers a fresh client; one
+            // that stopped answering is named in this cell and replaced, so one wedge
+            // cannot fail every later cell.
+            if status == Status::Fail && scenario != "killed-mid-call" {
+                if let Some(mut s) = server.take() {
+                    if s.exited().is_none() && !answers(&s) {
+                        if let Some(r) = reason.as_mut() {
+                            r.push_str(" (then the server stopped answering; restarted)");
+                        }
+                        s.stop();
+                    } else {
+                        server = Some(s);
+                    }
                 }
             }
             // Servers must survive every scenario but the one that kills them.

@@ -90,7 +90,7 @@ const RUST_PEER_BIN: &str = "mphub-test-peer";
 
 /// `MPHUB_PEER_RUST`, else `mphub-test-peer` next to this executable (or next to its
 /// `deps/` folder for test binaries), else the other cargo profile's folder.
-fn rust_peer() -> Result<PathBuf, String> {
+pub(crate) fn rust_peer() -> Result<PathBuf, String> {
     if let Some(v) = std::env::var_os("MPHUB_PEER_RUST").filter(|v| !v.is_empty()) {
         return existing(PathBuf::from(v), "MPHUB_PEER_RUST");
     }
