@@ -833,6 +833,16 @@ mod tests {
         assert_eq!(bip34_height(&[]), None);
     }
 
+    /// (issue 9, defect 10) Fees and sigops come from the node: their sum must not
+    /// overflow (a panic in debug builds, a wrong total in release ones).
+    #[test]
+    fn node_supplied_totals_do_not_overflow() {
+        assert_eq!(node_total("fees", &[1, 2, 3]).unwrap(), 6);
+        let e = node_total("fees", &[i64::MAX, 1]).unwrap_err().to_string();
+        assert!(e.contains("fees") && e.contains("overflow"), "{e}");
+        assert!(node_total("sigops", &[i64::MIN, -1]).is_err());
+    }
+
     #[test]
     fn cli_parses() {
         use clap::CommandFactory;

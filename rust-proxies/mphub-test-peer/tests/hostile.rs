@@ -167,3 +167,50 @@ async fn protocol_violations_get_libmultiprocess_errors_and_others_keep_working(
     let tester = good.make_tester().await.unwrap().unwrap();
     assert_eq!(tester.add_int64(2, 2).await.unwrap(), 4);
 }
+
+/// (issue 9, defect 10) A peer that dies in the middle of a message has disconnected;
+/// the error says so (it is not malformed data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_dying_mid_message_is_a_disconnect() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut first = [0u8; 8];
+        s.read_exact(&mut first).unwrap();
+        // One segment of 100 words, then 8 bytes of it, then gone.
+        s.write_all(&0u32.to_le_bytes()).unwrap();
+        s.write_all(&100u32.to_le_bytes()).unwrap();
+        s.write_all(&[0; 8]).unwrap();
+    });
+    let rt = mphub::Runtime::new().unwrap();
+    let err = mphub::connect::<TestInitClient>(&rt, &path)
+        .await
+        .expect_err("the server died mid-message");
+    fake.join().unwrap();
+    assert!(err.is_disconnected(), "{err:?}");
+}
+
+/// (issue 9, defect 10) `serve_fd` takes ownership of an fd, so it takes an `OwnedFd`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_fd_takes_an_owned_fd() {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let rt = mphub::Runtime::new().unwrap();
+    let server_rt = rt.clone();
+    let served = tokio::spawn(async move {
+        let fd: std::os::fd::OwnedFd = theirs.into();
+        mphub::serve_fd(
+            &server_rt,
+            fd,
+            TestInitImpl::new(Arc::new(Stats::default())).into_cap(),
+        )
+        .await
+    });
+    let init: TestInitClient = mphub::connect_stream(&rt, ours).await.unwrap();
+    let tester = init.make_tester().await.unwrap().unwrap();
+    assert_eq!(tester.add_int64(1, 2).await.unwrap(), 3);
+    drop((tester, init));
+    served.await.unwrap().unwrap();
+}
