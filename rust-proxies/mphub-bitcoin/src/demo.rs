@@ -107,7 +107,7 @@ impl DemoNode {
 
     /// Serves the node on an inherited socket fd (Core's `-ipcfd N` convention) until the
     /// peer disconnects.
-    pub async fn serve_fd(&self, rt: &Runtime, fd: std::os::fd::RawFd) -> Result<()> {
+    pub async fn serve_fd(&self, rt: &Runtime, fd: std::os::fd::OwnedFd) -> Result<()> {
         match self.version {
             CoreVersion::V31 => mphub::serve_fd(rt, fd, self.v31_init()).await,
             CoreVersion::Master => mphub::serve_fd(rt, fd, self.master_init()).await,

@@ -508,6 +508,18 @@ async fn new_template(
     Ok((tmpl, header))
 }
 
+/// The sum of per-transaction numbers the node sent (`what`: "fees", "sigops").
+///
+/// # Errors
+/// When the sum does not fit an `i64`: no real template comes near it, so the node's
+/// data is wrong.
+fn node_total(what: &str, values: &[i64]) -> Result<i64> {
+    values
+        .iter()
+        .try_fold(0i64, |sum, v| sum.checked_add(*v))
+        .ok_or_else(|| anyhow!("the node's per-transaction {what} overflow a 64-bit total"))
+}
+
 async fn template(g: &Global, mining: &Mining, no_mempool: bool) -> Result<()> {
     let tip = current_tip(mining).await?;
     let opts = CreateOptions {
@@ -534,8 +546,8 @@ async fn template(g: &Global, mining: &Mining, no_mempool: bool) -> Result<()> {
     let mut prev = [0u8; 32];
     prev.copy_from_slice(&header[4..36]);
     let height = bip34_height(&cb.script_sig_prefix).unwrap_or(i64::from(tip.height) + 1);
-    let total_fees: i64 = fees.iter().sum();
-    let total_sigops: i64 = sigops.iter().sum();
+    let total_fees = node_total("fees", &fees)?;
+    let total_sigops = node_total("sigops", &sigops)?;
     let v = json!({
         "core": mining.version().as_str(),
         "height": height,
@@ -816,6 +828,9 @@ fn serve_ipcfd(fd: &str) -> Result<()> {
     let tokio = tokio_runtime()?;
     let rt = mphub::Runtime::new().context("starting the mphub runtime")?;
     let node = DemoNode::new(DemoChain::new(), version);
+    // SAFETY: `-ipcfd N` is how a parent (Bitcoin Core's convention) passes this
+    // process its IPC socket; nothing else here uses that fd, so it is ours to own.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     tokio.block_on(node.serve_fd(&rt, fd))?;
     Ok(())
 }

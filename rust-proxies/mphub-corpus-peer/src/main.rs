@@ -94,10 +94,14 @@ async fn serve_fd(fd: std::os::fd::RawFd) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let shown = fd;
+    // SAFETY: by the spawn convention the parent passed this fd for our IPC connection;
+    // nothing else in this process uses it, so it is ours to own (and close).
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     match mphub::serve_fd(&rt, fd, CorpusImpl.into_cap()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: serving fd {fd}: {e}");
+            eprintln!("error: serving fd {shown}: {e}");
             ExitCode::from(1)
         }
     }

@@ -88,6 +88,9 @@ fn run() -> anyhow::Result<i32> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(fd) = mphub::spawned_fd_from_args(&args) {
         // Spawned by a parent: serve it until it disconnects, then exit 0.
+        // SAFETY: by the spawn convention the parent passed this fd for our IPC connection;
+        // nothing else in this process uses it, so it is ours to own (and close).
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         let rt = mphub::Runtime::new()?;
         let init = TestInitImpl::new(Arc::new(Stats::default())).into_cap();
         tokio_rt()?.block_on(mphub::serve_fd(&rt, fd, init))?;

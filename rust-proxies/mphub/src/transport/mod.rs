@@ -5,7 +5,7 @@ mod framing;
 mod network;
 mod socket;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::rc::Rc;
@@ -412,7 +412,9 @@ pub async fn spawn<C: ProxyClient>(
 }
 
 /// The socket fd this process was given by a spawning parent, from either argv
-/// convention (`<exe> -ipcfd <fd>` or `<exe> <fd>`), if any.
+/// convention (`<exe> -ipcfd <fd>` or `<exe> <fd>`), if any. Taking ownership of it is
+/// the caller's `unsafe` step (`OwnedFd::from_raw_fd`): only the caller knows the
+/// number names an fd inherited for this purpose and used nowhere else.
 pub fn spawned_fd_from_args(args: &[String]) -> Option<RawFd> {
     match args {
         [_, flag, fd] if flag == "-ipcfd" => fd.parse().ok(),
@@ -421,16 +423,18 @@ pub fn spawned_fd_from_args(args: &[String]) -> Option<RawFd> {
     }
 }
 
-/// Serves `init` on an inherited socket fd until the parent disconnects.
+/// Serves `init` on an inherited socket (see [`spawned_fd_from_args`]) until the parent
+/// disconnects.
 ///
-/// # Safety-related note
-/// Takes ownership of `fd`; it must be an open stream socket not used elsewhere.
-pub async fn serve_fd<C: 'static>(runtime: &Runtime, fd: RawFd, init: Cap<C>) -> Result<()> {
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut stat) } != 0 || (stat.st_mode & libc::S_IFMT) != libc::S_IFSOCK
-    {
-        return Err(Error::Usage(format!("fd {fd} is not an open socket")));
+/// # Errors
+/// [`Error::Usage`] when `fd` is not a socket.
+pub async fn serve_fd<C: 'static>(runtime: &Runtime, fd: OwnedFd, init: Cap<C>) -> Result<()> {
+    let stat = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::Socket {
+        return Err(Error::Usage(format!(
+            "fd {} is not a socket",
+            fd.as_raw_fd()
+        )));
     }
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    serve_stream(runtime, UnixStream::from(owned), init).await
+    serve_stream(runtime, UnixStream::from(fd), init).await
 }
