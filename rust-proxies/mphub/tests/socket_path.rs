@@ -134,3 +134,23 @@ fn the_in_use_probe_gives_up_on_a_server_that_does_not_accept() {
     assert!(err.to_string().contains("in use"), "{err}");
     drop(stuck);
 }
+
+/// (issue 9, defect 10) Folders created for a socket are private (0700) whatever the
+/// umask, like the socket itself (0600).
+#[test]
+fn created_folders_are_private_under_any_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/node.sock");
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    let bound = mphub::bind_unix(&path);
+    rustix::process::umask(old);
+    let bound = bound.unwrap();
+    for folder in [dir.path().join("a"), dir.path().join("a/b")] {
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", folder.display());
+    }
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    drop(bound);
+}
