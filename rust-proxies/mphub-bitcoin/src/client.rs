@@ -79,7 +79,17 @@ impl Node {
         path: impl AsRef<Path>,
         version: Option<CoreVersion>,
     ) -> Result<Node> {
-        let init: master::InitClient = mphub::connect(rt, path).await?;
+        Node::connect_with(rt, path, version, mphub::ConnectOptions::default()).await
+    }
+
+    /// [`Node::connect`] with explicit connect and call timeouts.
+    pub async fn connect_with(
+        rt: &Runtime,
+        path: impl AsRef<Path>,
+        version: Option<CoreVersion>,
+        options: mphub::ConnectOptions,
+    ) -> Result<Node> {
+        let init: master::InitClient = mphub::connect_with(rt, path, options).await?;
         Ok(Node::from_init(init, version))
     }
 

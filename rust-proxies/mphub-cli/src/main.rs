@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! mphub [--connect unix[:PATH]] [--datadir DIR] [--chain CHAIN] [--core v31|master|auto]
-//!       [--debug ipc[:trace]] [--json] <COMMAND>
+//!       [--debug ipc[:trace]] [--json] [--connect-timeout SECS] [--call-timeout SECS]
+//!       <COMMAND>
 //!
 //!   echo TEXT                       Init.makeEcho + Echo.echo
 //!   mining tip                      Mining.getTip
@@ -78,6 +79,30 @@ struct Global {
     /// Print machine-readable JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Seconds to wait for the node to accept the connection and answer its first call
+    /// (0: forever).
+    #[arg(long, global = true, default_value_t = 30.0, value_name = "SECS")]
+    connect_timeout: f64,
+    /// Seconds any one IPC call may take before the command fails (0: no limit, the
+    /// default; `mining wait-tip` also has its own `--timeout`).
+    #[arg(long, global = true, default_value_t = 0.0, value_name = "SECS")]
+    call_timeout: f64,
+}
+
+impl Global {
+    /// The connect and call timeouts from the command line.
+    fn connect_options(&self) -> Result<mphub::ConnectOptions> {
+        let secs = |name: &str, v: f64| -> Result<Option<Duration>> {
+            if !v.is_finite() || v < 0.0 {
+                bail!("--{name} must be a number of seconds ≥ 0, got {v}");
+            }
+            Ok((v > 0.0).then(|| Duration::from_secs_f64(v)))
+        };
+        Ok(mphub::ConnectOptions {
+            connect_timeout: secs("connect-timeout", self.connect_timeout)?,
+            call_timeout: secs("call-timeout", self.call_timeout)?,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -375,7 +400,7 @@ fn socket_path(g: &Global) -> Result<PathBuf> {
 
 async fn connect(g: &Global, rt: &mphub::Runtime) -> Result<Node> {
     let path = socket_path(g)?;
-    Node::connect(rt, &path, g.core.version())
+    Node::connect_with(rt, &path, g.core.version(), g.connect_options()?)
         .await
         .map_err(|e| match e {
             mphub::Error::Io(io) => {

@@ -326,3 +326,36 @@ fn spawned_with_ipcfd() {
         }
     });
 }
+
+/// (issue 9) A stopped node (SIGSTOP) accepts the socket but never answers: the CLI
+/// gives up after `--connect-timeout`, and `--call-timeout` bounds each call.
+#[test]
+fn timeouts_against_a_stopped_node() {
+    let server = DemoServer::start("master");
+    let pid = server.child.as_ref().unwrap().id() as libc::pid_t;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let started = Instant::now();
+    let msg = server.fails(&["--connect-timeout", "0.5", "echo", "hi"]);
+    assert!(msg.contains("timed out"), "{msg}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    // A wait longer than the call timeout fails with the call named.
+    let msg = server.fails(&[
+        "--call-timeout",
+        "0.3",
+        "mining",
+        "wait-tip",
+        "--timeout",
+        "5000",
+    ]);
+    assert!(
+        msg.contains("timed out") && msg.contains("waitTipChanged"),
+        "{msg}"
+    );
+    let msg = server.fails(&["--call-timeout=-1", "echo", "hi"]);
+    assert!(msg.contains("--call-timeout"), "{msg}");
+    assert_eq!(
+        server.ok(&["--call-timeout", "5", "echo", "hi"]).trim(),
+        "hi"
+    );
+}
