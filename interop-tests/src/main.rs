@@ -6,6 +6,8 @@
 //! mphub-interop bench [--rounds 7] [--calls N] [--pairs CLIENT:SERVER,..] [--kinds ..]
 //!                     [--no-pinned | --only-pinned] [--json FILE]
 //! mphub-interop corpus [--compile-cost] [--rounds 5] DIR...
+//! mphub-interop fuzz [--target rust|demo] [--seconds 60] [--seed N] [--out DIR]
+//! mphub-interop fuzz --replay FILE [--target rust|demo]
 //! ```
 
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use mphub_interop::bench::{self, BenchOptions};
 use mphub_interop::matrix;
-use mphub_interop::{corpus, floor};
+use mphub_interop::{corpus, floor, fuzz};
 
 #[derive(Parser)]
 #[command(
@@ -73,6 +75,26 @@ enum Command {
         /// Rounds of the compile-time measurement (medians are reported).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+    },
+    /// Replay recorded client sessions, mutated, at a real server over its socket; after
+    /// each case the server must live, answer a fresh connection within 1 s and keep
+    /// its RSS within 64 MiB of the start. Exit 1 on the first failing case (saved).
+    Fuzz {
+        /// The server: `rust` (mphub-test-peer serve) or `demo` (mphub serve).
+        #[arg(long, value_enum, default_value = "rust")]
+        target: fuzz::Target,
+        /// How long to run.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// PRNG seed (default: from the clock; printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where failing cases are saved.
+        #[arg(long, default_value = "fuzz-failures")]
+        out: PathBuf,
+        /// Send one saved case to a fresh server instead.
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
     },
     /// The floor's echo server (the bench starts it).
     #[command(name = "__floor-server", hide = true)]
@@ -195,6 +217,34 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
             }
             Ok(ok)
+        }
+        Command::Fuzz {
+            target,
+            seconds,
+            seed,
+            out,
+            replay,
+        } => {
+            let report = match replay {
+                Some(file) => fuzz::replay_file(target, &file)?,
+                None => {
+                    let seed = seed.unwrap_or_else(|| {
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_nanos() as u64)
+                            .unwrap_or(1)
+                    });
+                    println!("fuzz: target {target:?}, seed {seed}, {seconds} s");
+                    fuzz::run(&fuzz::FuzzOptions {
+                        target,
+                        duration: std::time::Duration::from_secs(seconds),
+                        seed,
+                        out,
+                    })?
+                }
+            };
+            print!("{}", report.render());
+            Ok(report.failure.is_none())
         }
         Command::FloorServer { socket } => floor::serve(&socket).map(|()| true),
         Command::FloorClient {

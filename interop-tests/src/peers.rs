@@ -91,24 +91,33 @@ const RUST_PEER_BIN: &str = "mphub-test-peer";
 /// `MPHUB_PEER_RUST`, else `mphub-test-peer` next to this executable (or next to its
 /// `deps/` folder for test binaries), else the other cargo profile's folder.
 pub(crate) fn rust_peer() -> Result<PathBuf, String> {
-    if let Some(v) = std::env::var_os("MPHUB_PEER_RUST").filter(|v| !v.is_empty()) {
-        return existing(PathBuf::from(v), "MPHUB_PEER_RUST");
+    workspace_binary(RUST_PEER_BIN, "MPHUB_PEER_RUST")
+}
+
+/// The `mphub` CLI (its `serve` is the demo node): `MPHUB_CLI`, else found like
+/// [`rust_peer`].
+pub fn cli_binary() -> Result<PathBuf, String> {
+    workspace_binary("mphub", "MPHUB_CLI")
+}
+
+/// A binary of this workspace: `$env_var`, else `name` next to this executable (or its
+/// `deps/` folder's parent), else in the other cargo profile's folder.
+fn workspace_binary(name: &str, env_var: &str) -> Result<PathBuf, String> {
+    if let Some(v) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
+        return existing(PathBuf::from(v), env_var);
     }
-    let missing = || {
-        format!(
-            "{RUST_PEER_BIN} is not built; run `cargo build --workspace` (or set MPHUB_PEER_RUST)"
-        )
-    };
+    let missing =
+        || format!("{name} is not built; run `cargo build --workspace` (or set {env_var})");
     let exe = std::env::current_exe().map_err(|e| format!("{}: {e}", missing()))?;
     let mut dir = exe.parent().map(Path::to_path_buf).ok_or_else(missing)?;
     if dir.file_name().is_some_and(|n| n == "deps") {
         dir.pop();
     }
-    let mut candidates = vec![dir.join(RUST_PEER_BIN)];
+    let mut candidates = vec![dir.join(name)];
     if let (Some(profile), Some(target)) = (dir.file_name(), dir.parent()) {
         for other in ["release", "debug"] {
             if profile != other {
-                candidates.push(target.join(other).join(RUST_PEER_BIN));
+                candidates.push(target.join(other).join(name));
             }
         }
     }
