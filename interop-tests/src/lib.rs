@@ -9,6 +9,7 @@ pub mod bench;
 pub mod corpus;
 pub mod floor;
 pub mod fuzz;
+pub mod load;
 pub mod matrix;
 pub mod peers;
 pub mod process;

@@ -5,6 +5,7 @@
 //!                      [--scenarios ..] [--json FILE]
 //! mphub-interop bench [--rounds 7] [--calls N] [--pairs CLIENT:SERVER,..] [--kinds ..]
 //!                     [--no-pinned | --only-pinned] [--json FILE]
+//!                     [--no-load | --only-load] [--scale-threads 10000]
 //! mphub-interop corpus [--compile-cost] [--rounds 5] DIR...
 //! mphub-interop fuzz [--target rust|demo] [--seconds 60] [--seed N] [--out DIR]
 //! mphub-interop fuzz --replay FILE [--target rust|demo]
@@ -63,6 +64,15 @@ enum Command {
         /// Also write the results as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Skip the load figures (concurrency and scale).
+        #[arg(long)]
+        no_load: bool,
+        /// Only the load figures.
+        #[arg(long, conflicts_with = "no_load")]
+        only_load: bool,
+        /// Remote threads of the scale figure.
+        #[arg(long, default_value_t = 10_000)]
+        scale_threads: usize,
     },
     /// Generate, compile and smoke-run every `.capnp` of each schema folder (every
     /// interface served, every method called); exit 1 if any folder fails.
@@ -146,7 +156,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             no_pinned,
             only_pinned,
             json,
+            no_load,
+            only_load,
+            scale_threads,
         } => {
+            let mut ok = true;
+            if !no_load {
+                let load = mphub_interop::load::run(&mphub_interop::load::LoadOptions {
+                    rounds,
+                    calls,
+                    scale_threads,
+                })?;
+                print!("{}", load.render());
+                ok &= load.failures.is_empty();
+                if only_load {
+                    return Ok(ok);
+                }
+            }
             let pairs = pairs
                 .map(|ps| {
                     ps.iter()
@@ -171,7 +197,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             if let Some(path) = json {
                 report.write_json(&path)?;
             }
-            Ok(!report.has_failures())
+            Ok(ok && !report.has_failures())
         }
         Command::Corpus {
             dirs,

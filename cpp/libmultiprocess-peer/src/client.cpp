@@ -860,8 +860,135 @@ const std::vector<std::pair<std::string, ScenarioFn>>& Scenarios()
 
 const std::vector<std::string>& BenchKinds()
 {
-    static const std::vector<std::string> kinds{"context", "context-blocking", "nocontext", "data1m"};
+    static const std::vector<std::string> kinds{"context",        "context-blocking", "nocontext", "data1m",
+                                                "concurrent-one", "concurrent-each",  "scale"};
     return kinds;
+}
+
+//! `warmup` untimed then `calls` timed `addInt64` on `t` from this thread; the samples.
+std::vector<int64_t> TimedAdds(Tester& t, uint64_t calls, uint64_t warmup)
+{
+    std::vector<int64_t> samples;
+    samples.reserve(calls);
+    for (uint64_t i = 0; i < warmup + calls; ++i) {
+        const auto a = static_cast<int64_t>(i);
+        const auto start = Clock::now();
+        const int64_t r = t.addInt64(a, 1);
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+        if (r != a + 1) throw Failure("addInt64(" + Show(a) + ", 1) = " + Show(r));
+        if (i >= warmup) samples.push_back(ns);
+    }
+    return samples;
+}
+
+//! The load kinds (doc/interop.md): T client threads at once on one connection or on
+//! one each, or T - 1 remote threads made and kept before timing one more.
+void RunLoadBench(Env& env, const std::string& kind, uint64_t calls, uint64_t warmup, uint64_t threads)
+{
+    std::vector<int64_t> samples;
+    std::string extra;
+    if (kind == "scale") {
+        // libmultiprocess makes one server thread per client thread: T - 1 client
+        // threads each make one call, then wait until the timed calls are done.
+        std::mutex mutex;
+        std::condition_variable cv;
+        uint64_t ready = 0;
+        bool done = false;
+        std::string failure;
+        std::vector<std::thread> holders;
+        holders.reserve(threads - 1);
+        for (uint64_t n = 0; n + 1 < threads; ++n) {
+            holders.emplace_back([&] {
+                try {
+                    if (env.tester->addInt64(1, 1) != 2) throw Failure("addInt64(1, 1) != 2");
+                } catch (const std::exception& e) {
+                    std::lock_guard<std::mutex> lock(mutex);
+                    failure = e.what();
+                }
+                std::unique_lock<std::mutex> lock(mutex);
+                ++ready;
+                cv.notify_all();
+                cv.wait(lock, [&] { return done; });
+            });
+        }
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            cv.wait(lock, [&] { return ready + 1 == threads; });
+        }
+        if (!failure.empty()) {
+            std::lock_guard<std::mutex> lock(mutex);
+            done = true;
+            cv.notify_all();
+        }
+        if (failure.empty()) samples = TimedAdds(*env.tester, calls, warmup);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            done = true;
+            cv.notify_all();
+        }
+        for (auto& h : holders) h.join();
+        if (!failure.empty()) throw Failure("making remote threads: " + failure);
+        extra = ",\"threads\":" + Show(threads);
+    } else {
+        // One connection per thread for concurrent-each (thread 0 uses the main one).
+        std::vector<Endpoint> endpoints;
+        std::vector<std::unique_ptr<Tester>> testers;
+        for (uint64_t n = 1; kind == "concurrent-each" && n < threads; ++n) {
+            endpoints.push_back(env.open());
+            testers.push_back(endpoints.back().init->makeTester());
+        }
+        std::mutex mutex;
+        std::condition_variable cv;
+        uint64_t waiting = 0;
+        bool go = false;
+        std::vector<std::vector<int64_t>> per_thread(threads);
+        std::vector<std::string> failures(threads);
+        std::vector<std::thread> workers;
+        for (uint64_t n = 0; n < threads; ++n) {
+            Tester& t = (kind == "concurrent-each" && n > 0) ? *testers[n - 1] : *env.tester;
+            workers.emplace_back([&, n, tp = &t] {
+                try {
+                    TimedAdds(*tp, 0, warmup);
+                    {
+                        std::unique_lock<std::mutex> lock(mutex);
+                        ++waiting;
+                        cv.notify_all();
+                        cv.wait(lock, [&] { return go; });
+                    }
+                    per_thread[n] = TimedAdds(*tp, calls, 0);
+                } catch (const std::exception& e) {
+                    failures[n] = e.what();
+                    std::lock_guard<std::mutex> lock(mutex);
+                    ++waiting;
+                    cv.notify_all();
+                }
+            });
+        }
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            cv.wait(lock, [&] { return waiting == threads; });
+            go = true;
+            cv.notify_all();
+        }
+        const auto start = Clock::now();
+        for (auto& w : workers) w.join();
+        const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+        for (const auto& f : failures) {
+            if (!f.empty()) throw Failure(f);
+        }
+        for (const auto& p : per_thread) samples.insert(samples.end(), p.begin(), p.end());
+        testers.clear();
+        for (auto& e : endpoints) env.close(e);
+        extra = ",\"threads\":" + Show(threads) + ",\"elapsed_ns\":" + Show(elapsed);
+    }
+    std::string line = std::string{"{\"peer\":\""} + kPeerName + "\",\"kind\":\"" + kind +
+                       "\",\"calls\":" + Show(calls) + extra + ",\"samples_ns\":[";
+    for (size_t i = 0; i < samples.size(); ++i) {
+        if (i) line += ',';
+        line += Show(samples[i]);
+    }
+    line += "]}";
+    std::cout << line << std::endl;
 }
 
 void RunBench(Env& env, const std::string& kind, uint64_t calls, uint64_t warmup)
@@ -947,7 +1074,8 @@ int RunClient(const ClientOptions& options)
         }
     }
 
-    StartWatchdog(label);
+    // Scenarios have a deadline (doc/interop.md); bench runs are timed by the harness.
+    if (!bench) StartWatchdog(label);
     // The loop and the proxies live outside the try block: a failure exits from the
     // handler (FailNow) without running proxy destructors against a broken peer.
     LoopThread loop;
@@ -957,7 +1085,13 @@ int RunClient(const ClientOptions& options)
         env.tester = env.main.init->makeTester();
         Check(env.tester != nullptr, "makeTester() returned a null capability");
         if (bench) {
-            RunBench(env, options.bench_kind, options.calls, options.warmup.value_or(options.calls / 10));
+            const uint64_t warmup = options.warmup.value_or(options.calls / 10);
+            if (options.bench_kind == "concurrent-one" || options.bench_kind == "concurrent-each" ||
+                options.bench_kind == "scale") {
+                RunLoadBench(env, options.bench_kind, options.calls, warmup, options.threads);
+            } else {
+                RunBench(env, options.bench_kind, options.calls, warmup);
+            }
         } else {
             scenario(env);
         }

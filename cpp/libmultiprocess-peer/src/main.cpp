@@ -17,8 +17,8 @@ const char* const kUsage =
     "  mphub-cpp-libmultiprocess-peer serve --socket PATH\n"
     "  mphub-cpp-libmultiprocess-peer -ipcfd N\n"
     "  mphub-cpp-libmultiprocess-peer client (--socket PATH [--server-pid PID] | --spawn SERVER_BIN)\n"
-    "      (--scenario NAME | --bench KIND --calls N [--warmup W])\n"
-    "bench kinds: context, context-blocking, nocontext, data1m\n";
+    "      (--scenario NAME | --bench KIND --calls N [--warmup W] [--threads T])\n"
+    "bench kinds: context, context-blocking, nocontext, data1m, concurrent-one, concurrent-each, scale\n";
 
 int Usage(const std::string& problem)
 {
@@ -83,6 +83,8 @@ int main(int argc, char** argv)
         } else if (flag == "--calls") {
             if (!ParseNumber(value, options.calls)) return Usage("bad --calls");
             have_calls = true;
+        } else if (flag == "--threads") {
+            if (!ParseNumber(value, options.threads) || options.threads == 0) return Usage("bad --threads");
         } else if (flag == "--warmup") {
             uint64_t warmup = 0;
             if (!ParseNumber(value, warmup)) return Usage("bad --warmup");

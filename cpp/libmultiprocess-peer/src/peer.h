@@ -46,6 +46,8 @@ struct ClientOptions
     std::string bench_kind;
     uint64_t calls{0};
     std::optional<uint64_t> warmup;
+    //! Client threads (concurrent kinds) or remote threads (scale).
+    uint64_t threads{1};
 };
 
 //! `client ...`: returns the process exit code (0 pass, 1 fail, 77 skip, 2 unknown).

@@ -44,7 +44,8 @@ enum Cli {
         /// Pid of the socket server, so `killed-mid-call` can kill it.
         #[arg(long, value_name = "PID")]
         server_pid: Option<u32>,
-        /// Benchmark kind: context, context-blocking, nocontext, data1m.
+        /// Benchmark kind: context, context-blocking, nocontext, data1m, concurrent-one,
+        /// concurrent-each, scale.
         #[arg(long, value_name = "KIND")]
         bench: Option<String>,
         /// Timed calls (bench).
@@ -53,6 +54,9 @@ enum Cli {
         /// Untimed warm-up calls (bench) [default: calls / 10].
         #[arg(long)]
         warmup: Option<usize>,
+        /// Client threads (concurrent-one, concurrent-each) or remote threads (scale).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
 }
 
@@ -106,6 +110,7 @@ fn run() -> anyhow::Result<i32> {
             bench,
             calls,
             warmup,
+            threads,
         } => {
             let target = match (socket, spawn) {
                 (Some(path), _) => Target::Socket { path, server_pid },
@@ -123,7 +128,7 @@ fn run() -> anyhow::Result<i32> {
             let warmup = warmup.unwrap_or(calls / 10);
             let report = tokio_rt()?.block_on(async {
                 let session = Session::open(&target).await?;
-                run_bench(&session, kind, calls, warmup).await
+                run_bench(&session, &target, kind, calls, warmup, threads).await
             })?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(exit::PASS)
