@@ -70,7 +70,7 @@ impl Transport {
     }
 }
 
-/// The matrix's selection flags, shared by `mphub-interop matrix` and `mphub interop`.
+/// The matrix's selection flags, of `mphub-interop matrix` (`mphub interop` runs that program).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct MatrixSelection {
     /// Client peers (default: all available).

@@ -44,14 +44,14 @@ pub fn registry() -> Vec<Peer> {
         },
         Peer {
             name: "cpp-embedded-rust",
-            // cpp/host, built with CMake against mphub-cxx by `cargo test -p mphub-cxx`.
+            // cpp/host, built with CMake against mphub-cxx-test by `cargo test -p mphub-cxx-test`.
             binary: env_override("MPHUB_PEER_CPP_EMBEDDED_RUST")
                 .unwrap_or_else(cpp_embedded_rust_peer),
         },
     ]
 }
 
-/// `<profile>/mphub-cxx-host-build/mphub-cxx-host`, where mphub-cxx's tests build cpp/host.
+/// `<profile>/mphub-cxx-host-build/mphub-cxx-host`, where mphub-cxx-test's tests build cpp/host.
 fn cpp_embedded_rust_peer() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -59,7 +59,7 @@ fn cpp_embedded_rust_peer() -> Result<PathBuf, String> {
         dir.pop();
     }
     let path = dir.join("mphub-cxx-host-build").join("mphub-cxx-host");
-    existing(path, "cpp/host (run `cargo test -p mphub-cxx --test host` to build it, or set MPHUB_PEER_CPP_EMBEDDED_RUST)")
+    existing(path, "cpp/host (run `cargo test -p mphub-cxx-test --test host` to build it, or set MPHUB_PEER_CPP_EMBEDDED_RUST)")
 }
 
 /// Looks a peer up by name.

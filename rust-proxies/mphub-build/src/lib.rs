@@ -40,7 +40,7 @@ mod names;
 mod rust;
 mod schema;
 
-pub use cxx::{CxxCode, CxxOptions};
+pub use cxx::{CxxCode, CxxOptions, GeneratedTypes};
 pub use rust::{Inspection, InterfaceInfo, MethodInfo};
 
 use std::path::{Path, PathBuf};
@@ -239,7 +239,7 @@ fn load_request(bytes: &[u8], roots: &[PathBuf]) -> Result<schema::Schema, Build
 /// // then: cxx_gen on out.rust, write the .rs.h/.rs.cc next to out.header, compile with cc.
 /// ```
 pub struct CxxBuilder {
-    schema_root: PathBuf,
+    imports: Vec<PathBuf>,
     files: Vec<PathBuf>,
     options: CxxOptions,
     out_dir: Option<PathBuf>,
@@ -260,13 +260,16 @@ pub struct CxxOutput {
     pub bridge_header: PathBuf,
     /// C++ source to compile.
     pub source: PathBuf,
+    /// The generated C++ types (`<stem>-types.h`), with [`CxxBuilder::generate_types`].
+    pub types_header: Option<PathBuf>,
 }
 
 impl CxxBuilder {
-    /// `schema_root` is the import root (it contains `mp/proxy.capnp`).
+    /// `schema_root` is where [`CxxBuilder::file`] paths start, and the first import
+    /// path (the bundled `/mp/proxy.capnp` and `/capnp/c++.capnp` come after all of them).
     pub fn new(schema_root: impl AsRef<Path>) -> Self {
         CxxBuilder {
-            schema_root: schema_root.as_ref().to_path_buf(),
+            imports: vec![schema_root.as_ref().to_path_buf()],
             files: Vec::new(),
             options: CxxOptions {
                 proxies: String::new(),
@@ -275,14 +278,21 @@ impl CxxBuilder {
                 stem: String::new(),
                 header_dir: "mphub/cxx".into(),
                 rust_impls: Vec::new(),
+                generated_types: None,
             },
             out_dir: None,
         }
     }
 
-    /// Adds a schema file, relative to the schema root.
+    /// Adds a schema file, relative to the schema root (or absolute).
     pub fn file(mut self, path: impl AsRef<Path>) -> Self {
         self.files.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Adds an import path, searched after the ones added before it.
+    pub fn import_path(mut self, dir: impl AsRef<Path>) -> Self {
+        self.imports.push(dir.as_ref().to_path_buf());
         self
     }
 
@@ -325,6 +335,17 @@ impl CxxBuilder {
         self
     }
 
+    /// Generates the C++ interface classes and structs from the schema (header
+    /// `<stem>-types.h`) instead of including the `$Proxy.include` header: for users
+    /// without a C++ header declaring the `$Proxy.wrap` names. `namespace`: one namespace
+    /// for all of them, or `None` to keep each `$Proxy.wrap` name's namespace.
+    pub fn generate_types(mut self, namespace: Option<&str>) -> Self {
+        self.options.generated_types = Some(GeneratedTypes {
+            namespace: namespace.map(str::to_string),
+        });
+        self
+    }
+
     /// Overrides `$OUT_DIR`.
     pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.out_dir = Some(dir.as_ref().to_path_buf());
@@ -355,17 +376,14 @@ impl CxxBuilder {
         };
         let out = out_root.join(format!("{}_cxx", self.options.stem));
         std::fs::create_dir_all(&out)?;
-        let files: Vec<PathBuf> = self
-            .files
-            .iter()
-            .map(|f| self.schema_root.join(f))
-            .collect();
+        let files: Vec<PathBuf> = self.files.iter().map(|f| self.imports[0].join(f)).collect();
         for f in &files {
             println!("cargo:rerun-if-changed={}", f.display());
         }
-        let bytes =
-            compile::code_generator_request(&files, std::slice::from_ref(&self.schema_root), &out)?;
-        let code = generate_cxx(&bytes, &self.options)?;
+        let bytes = compile::code_generator_request(&files, &self.imports, &out)?;
+        let schema = load_request(&bytes, &self.imports)?;
+        let model = model::Model::from_schema(&schema, &self.options)?;
+        let code = cxx::emit(&model, &self.options)?;
         let include_dir = out.join("include");
         let header_dir = include_dir.join(&self.options.header_dir);
         let src_dir = out.join("src");
@@ -378,8 +396,15 @@ impl CxxBuilder {
             glue_header: header_dir.join(format!("{stem}-glue.h")),
             bridge_header: header_dir.join(format!("{stem}.rs.h")),
             source: src_dir.join(format!("{stem}.cpp")),
+            types_header: code
+                .types_header
+                .as_ref()
+                .map(|_| header_dir.join(format!("{stem}-types.h"))),
             include_dir,
         };
+        if let (Some(path), Some(text)) = (&output.types_header, &code.types_header) {
+            write_if_changed(path, text)?;
+        }
         write_if_changed(&output.rust, &code.rust)?;
         write_if_changed(&output.header, &code.header)?;
         write_if_changed(&output.glue_header, &code.glue_header)?;
@@ -401,6 +426,6 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
 /// `CodeGeneratorRequest`.
 pub fn generate_cxx(request: &[u8], options: &CxxOptions) -> Result<CxxCode, BuildError> {
     let schema = load_request(request, &[])?;
-    let model = model::Model::from_schema(&schema)?;
+    let model = model::Model::from_schema(&schema, options)?;
     cxx::emit(&model, options)
 }

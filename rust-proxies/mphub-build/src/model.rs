@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::names::snake;
 use crate::schema::{self, FieldKind, IntTy, Schema};
-use crate::BuildError;
+use crate::{BuildError, CxxOptions};
 
 /// A field type, as far as the C++ bridge maps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,13 +86,44 @@ pub struct Model {
 impl Model {
     /// The wrapped interfaces of the first file of `schema` (the requested one) and
     /// every struct of the schema.
-    pub fn from_schema(schema: &Schema) -> Result<Model, BuildError> {
-        let mut model = Model {
-            includes: schema
+    ///
+    /// With `options.generated_types`, every interface of the first file is mapped (a
+    /// missing `$Proxy.wrap` is named after the capnp interface), `$Proxy.wrap` names
+    /// move to the configured namespace, and the generated `<stem>-types.h` replaces
+    /// the `$Proxy.include` headers.
+    pub fn from_schema(schema: &Schema, options: &CxxOptions) -> Result<Model, BuildError> {
+        let generated = options.generated_types.as_ref();
+        let includes = match generated {
+            Some(_) => vec![format!(
+                "{}/{}-types.h",
+                options.header_dir.trim_end_matches('/'),
+                options.stem
+            )],
+            None => schema
                 .files
                 .first()
                 .map(|f| f.includes.clone())
                 .unwrap_or_default(),
+        };
+        // The C++ name of a generated type: its wrap name (or `fallback`), moved into
+        // the configured namespace.
+        let rename = |wrap: Option<&str>, capnp_name: &str| -> Option<String> {
+            let g = generated?;
+            let wrap = wrap.map(|w| w.trim_start_matches("::").to_string());
+            let last = |w: &str| w.rsplit("::").next().unwrap_or(w).to_string();
+            Some(match (&g.namespace, wrap) {
+                (Some(ns), Some(w)) => format!("{ns}::{}", last(&w)),
+                (Some(ns), None) => format!("{ns}::{}", crate::names::camel(capnp_name)),
+                (None, Some(w)) => w,
+                (None, None) => format!(
+                    "{}::{}",
+                    options.cpp_namespace.trim_start_matches("::"),
+                    crate::names::camel(capnp_name)
+                ),
+            })
+        };
+        let mut model = Model {
+            includes,
             structs: Vec::new(),
             interfaces: Vec::new(),
             struct_names: HashMap::new(),
@@ -110,10 +141,10 @@ impl Model {
                         id,
                         name,
                         fields: Vec::new(),
-                        wrap: s.wrap.clone(),
+                        wrap: rename(s.wrap.as_deref(), &s.capnp_name).or_else(|| s.wrap.clone()),
                     });
                 } else if let Some(i) = schema.interfaces.get(&id) {
-                    if i.wrap.is_some() {
+                    if i.wrap.is_some() || generated.is_some() {
                         let name = crate::names::camel(&i.capnp_name);
                         model.interface_paths.insert(id, (name, String::new()));
                     }
@@ -138,7 +169,13 @@ impl Model {
             let Some(i) = schema.interfaces.get(&id) else {
                 continue;
             };
-            let Some(wrap) = i.wrap.clone() else { continue };
+            let wrap = match (&i.wrap, generated) {
+                // A callback's std::function signature is not a type to generate.
+                (Some(w), _) if w.starts_with("ProxyCallback<") => w.clone(),
+                (w, Some(_)) => rename(w.as_deref(), &i.capnp_name).unwrap_or_default(),
+                (Some(w), None) => w.clone(),
+                (None, None) => continue,
+            };
             let what = format!("{}: interface {}", first.path, i.capnp_name);
             if !i.superclasses.is_empty() {
                 return Err(BuildError::Unsupported(format!(
@@ -179,6 +216,23 @@ impl Model {
                 methods,
                 wrap,
             });
+        }
+        if generated.is_some() {
+            // A declared exception is thrown as the generated type of its struct.
+            let names: HashMap<u64, String> = model
+                .structs
+                .iter()
+                .filter_map(|s| Some((s.id, s.wrap.clone()?)))
+                .collect();
+            for i in &mut model.interfaces {
+                for m in &mut i.methods {
+                    for r in m.results.iter_mut().filter(|r| r.exception.is_some()) {
+                        if let Ty::Struct(id) = r.ty {
+                            r.exception = names.get(&id).cloned();
+                        }
+                    }
+                }
+            }
         }
         Ok(model)
     }

@@ -174,14 +174,17 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 5000)]
         mempool_interval_ms: u64,
     },
-    /// Run the schema/test interop matrix over the available peers (doc/interop.md);
-    /// fails when any cell fails. Same as `mphub-interop matrix`.
+    /// Run the schema/test interop matrix (doc/interop.md): runs the separate
+    /// `mphub-interop matrix` program (found next to `mphub` or on PATH) with ARGS, so
+    /// installing the CLI builds no test peer. Fails when any cell fails.
     Interop {
-        #[command(flatten)]
-        selection: mphub_interop::matrix::MatrixSelection,
-        /// Also write the results as JSON to FILE (`--json` prints JSON instead of the table).
-        #[arg(long, value_name = "FILE")]
-        json_file: Option<PathBuf>,
+        /// Arguments for `mphub-interop matrix` (e.g. `--json FILE`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
     },
 }
 
@@ -292,10 +295,7 @@ fn run(cli: Cli) -> Result<()> {
     let g = cli.global;
     tokio.block_on(async {
         match cli.command {
-            Command::Interop {
-                selection,
-                json_file,
-            } => interop(selection, json_file, g.json),
+            Command::Interop { args } => interop(&args),
             Command::Serve {
                 socket,
                 mempool_interval_ms,
@@ -354,30 +354,40 @@ fn run(cli: Cli) -> Result<()> {
     })
 }
 
-/// `mphub interop`: the interop matrix, printed as a table.
-fn interop(
-    selection: mphub_interop::matrix::MatrixSelection,
-    json_file: Option<PathBuf>,
-    json: bool,
-) -> Result<()> {
-    use mphub_interop::matrix;
-    let report = matrix::run(&selection.options(true)?)?;
-    if json {
-        print_json(&serde_json::to_value(&report).context("encoding JSON")?)?;
-    } else {
-        print!("{}", report.render());
-    }
-    if let Some(path) = json_file {
-        report.write_json(&path)?;
-    }
-    if report.has_failures() {
-        bail!(
-            "interop matrix: {} of {} cells failed",
-            report.count(matrix::Status::Fail),
-            report.cells.len()
-        );
+/// `mphub interop`: runs `mphub-interop matrix ARGS`, the interop harness (crate
+/// `mphub-interop`, which builds the C++ test peers), as a separate program.
+fn interop(args: &[String]) -> Result<()> {
+    let program = interop_program().ok_or_else(|| {
+        anyhow!(
+            "mphub-interop is not installed (it is not next to mphub nor on PATH); from the \
+             mphub source tree run `cargo run -p mphub-interop -- matrix`, or install it with \
+             `cargo install --path interop-tests`"
+        )
+    })?;
+    let status = std::process::Command::new(&program)
+        .arg("matrix")
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !status.success() {
+        bail!("{} matrix failed ({status})", program.display());
     }
     Ok(())
+}
+
+/// `mphub-interop` next to this executable (a cargo target folder or an install
+/// folder), else the first one on PATH.
+fn interop_program() -> Option<PathBuf> {
+    let name = "mphub-interop";
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(name)))
+        .filter(|p| p.is_file());
+    beside.or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -359,3 +359,24 @@ fn timeouts_against_a_stopped_node() {
         "hi"
     );
 }
+
+/// `mphub interop` runs the separate `mphub-interop` program (the CLI builds no test
+/// peer); where that program is not installed it says so and how to get it.
+#[test]
+fn interop_without_the_harness_installed_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mphub");
+    std::fs::copy(BIN, &copy).unwrap();
+    let out = std::process::Command::new(&copy)
+        .arg("interop")
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mphub-interop is not installed")
+            && err.contains("cargo install --path interop-tests"),
+        "{err}"
+    );
+}

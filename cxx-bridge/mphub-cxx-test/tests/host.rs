@@ -102,17 +102,17 @@ fn rust_client_against_cpp_host_serving_the_embedded_rust_implementation() {
 fn pkg_config_file_builds_the_readme_example() {
     let _serial = serial();
     let _ = host(); // builds the library and exports the package
-    let pc_dir = profile_dir().join("mphub-cxx/lib/pkgconfig");
+    let pc_dir = profile_dir().join("mphub-cxx-test/lib/pkgconfig");
     let flags = std::process::Command::new("pkg-config")
-        .args(["--cflags", "--libs", "mphub-cxx"])
+        .args(["--cflags", "--libs", "mphub-cxx-test"])
         .env("PKG_CONFIG_PATH", &pc_dir)
         .output()
         .expect("running pkg-config");
-    assert!(flags.status.success(), "pkg-config mphub-cxx failed");
+    assert!(flags.status.success(), "pkg-config mphub-cxx-test failed");
     let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("hello");
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cpp/host/examples/hello.cpp");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cpp/host/examples/hello.cpp");
     let out = std::process::Command::new("c++")
         .args(["-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&exe)

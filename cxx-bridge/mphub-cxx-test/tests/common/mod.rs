@@ -21,7 +21,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .expect("repository root")
         .to_path_buf()
 }
@@ -58,18 +59,18 @@ fn cargo_build(args: &[&str]) {
     run_ok(&mut cmd, &format!("cargo build {}", args.join(" ")));
 }
 
-/// The host binary, built once per test process: `cargo build -p mphub-cxx` (the
+/// The host binary, built once per test process: `cargo build -p mphub-cxx-test` (the
 /// staticlib and the exported CMake package), then CMake configure + build with
 /// `-Wall -Wextra -Werror`.
 pub fn host() -> &'static Path {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
     HOST.get_or_init(|| {
-        cargo_build(&["-p", "mphub-cxx", "--lib"]);
+        cargo_build(&["-p", "mphub-cxx-test", "--lib"]);
         let profile = profile_dir();
-        let package = profile.join("mphub-cxx");
+        let package = profile.join("mphub-cxx-test");
         assert!(
             package
-                .join("lib/cmake/mphub-cxx/mphub-cxxConfig.cmake")
+                .join("lib/cmake/mphub-cxx-test/mphub-cxx-testConfig.cmake")
                 .is_file(),
             "the build did not export the CMake package into {}",
             package.display()

@@ -1,0 +1,139 @@
+// kvstore-demo: serves a C++ implementation of the project's own schema through mphub's
+// Rust runtime (no libmultiprocess, no Cap'n Proto C++), then uses it as a client over
+// the unix socket, checking every answer. Exit code 0 means every check held.
+#include <mphub/cxx/kvstore.h> // generated: kvstore::Store & co., RemoteStoreInit, serve, connectStoreInit
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+int g_failures = 0;
+
+void check(bool ok, const std::string& what)
+{
+    std::cout << (ok ? "ok   " : "FAIL ") << what << "\n";
+    if (!ok) ++g_failures;
+}
+
+std::vector<unsigned char> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+// Methods run on mphub worker threads, possibly in parallel: guard the map.
+class MemoryStore final : public kvstore::Store
+{
+public:
+    explicit MemoryStore(std::string label) : m_label(std::move(label)) {}
+
+    std::uint64_t put(const kvstore::Entry& entry) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto& slot = m_entries[entry.key];
+        slot = kvstore::Entry{entry.key, entry.value, slot.version + 1};
+        return slot.version;
+    }
+    kvstore::Entry get(const std::string& key) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end()) throw kvstore::NotFound{key, "no entry for key " + key};
+        return it->second;
+    }
+    std::vector<kvstore::Entry> scan(const std::string& prefix) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<kvstore::Entry> out;
+        for (auto it = m_entries.lower_bound(prefix); it != m_entries.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+            out.push_back(it->second);
+        }
+        return out;
+    }
+    std::string label() override { return m_label; }
+    std::optional<std::vector<unsigned char>> find(const std::string& key) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end()) return std::nullopt;
+        return it->second.value;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::string m_label;
+    std::map<std::string, kvstore::Entry> m_entries;
+};
+
+class Init final : public kvstore::StoreInit
+{
+public:
+    std::unique_ptr<kvstore::Store> makeStore(const std::string& label) override
+    {
+        return std::make_unique<MemoryStore>(label);
+    }
+};
+
+} // namespace
+
+int main()
+{
+    char dir_template[] = "/tmp/kvstore-demo-XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    if (!dir) {
+        std::perror("mkdtemp");
+        return 2;
+    }
+    const std::string socket = std::string(dir) + "/kvstore.sock";
+    try {
+        mphub::cxx::Server server = kvstore::cxx::serve(kvstore::cxx::StoreInitCap(std::make_unique<Init>()), socket);
+        auto init = kvstore::cxx::connectStoreInit(socket);
+        std::unique_ptr<kvstore::Store> store = init->makeStore("demo");
+        check(store != nullptr, "makeStore returns a remote Store");
+        check(store->label() == "demo", "label() is the one given to makeStore");
+        check(store->put({"fruit/apple", bytes("red"), 0}) == 1, "put of a new key returns version 1");
+        check(store->put({"fruit/apple", bytes("green"), 0}) == 2, "put of the same key returns version 2");
+        check(store->put({"fruit/pear", bytes(""), 0}) == 1, "put of an empty value");
+        check(store->put({"veg/leek", std::vector<unsigned char>(100000, 0xab), 0}) == 1, "put of a 100 kB value");
+
+        kvstore::Entry apple = store->get("fruit/apple");
+        check(apple.key == "fruit/apple" && apple.value == bytes("green") && apple.version == 2,
+              "get returns the last value and its version");
+        check(store->get("veg/leek").value.size() == 100000, "get returns the 100 kB value whole");
+
+        auto fruit = store->scan("fruit/");
+        check(fruit.size() == 2 && fruit[0].key == "fruit/apple" && fruit[1].key == "fruit/pear" && fruit[1].value.empty(),
+              "scan returns the prefix's entries in key order");
+        check(store->scan("none/").empty(), "scan of an unused prefix is empty");
+
+        check(store->find("fruit/pear") == std::optional<std::vector<unsigned char>>(bytes("")),
+              "find of a present key with an empty value");
+        check(!store->find("fruit/kiwi").has_value(), "find of a missing key is nullopt (hasResult false)");
+
+        try {
+            store->get("fruit/kiwi");
+            check(false, "get of a missing key throws kvstore::NotFound");
+        } catch (const kvstore::NotFound& e) {
+            check(e.key == "fruit/kiwi" && e.message == "no entry for key fruit/kiwi",
+                  "get of a missing key throws kvstore::NotFound with the server's fields");
+        }
+
+        store.reset(); // destroy: the server releases its MemoryStore
+        init.reset();
+        server.stop();
+        try {
+            kvstore::cxx::connectStoreInit(socket);
+            check(false, "connecting to a stopped server fails");
+        } catch (const mphub::cxx::Error& e) {
+            check(true, std::string("connecting to a stopped server fails: ") + e.what());
+        }
+    } catch (const std::exception& e) {
+        std::cout << "FAIL unexpected exception: " << e.what() << "\n";
+        ++g_failures;
+    }
+    rmdir(dir);
+    std::cout << (g_failures == 0 ? "kvstore-demo: all checks passed\n" : "kvstore-demo: FAILED\n");
+    return g_failures == 0 ? 0 : 1;
+}

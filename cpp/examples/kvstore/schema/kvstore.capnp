@@ -1,0 +1,40 @@
+# A C++ project's own libmultiprocess-annotated schema: a versioned key-value store.
+# The $Proxy.wrap names are what a libmultiprocess user would declare in a C++ header;
+# this project has no such header, so mphub generates the classes (GENERATE_TYPES).
+
+@0xeb3ecbd23e31edba;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("kvstore::messages");
+
+using Proxy = import "/mp/proxy.capnp";
+$Proxy.include("kvstore/store.h");
+
+interface StoreInit $Proxy.wrap("kvstore::StoreInit") {
+    construct @0 (threadMap :Proxy.ThreadMap) -> (threadMap :Proxy.ThreadMap);
+    makeStore @1 (context :Proxy.Context, label :Text) -> (result :Store);
+}
+
+struct Entry $Proxy.wrap("kvstore::Entry") {
+    key @0 :Text;
+    value @1 :Data;
+    version @2 :UInt64;
+}
+
+# Thrown by `get` for a missing key.
+struct NotFound $Proxy.wrap("kvstore::NotFound") {
+    key @0 :Text;
+    message @1 :Text;
+}
+
+interface Store $Proxy.wrap("kvstore::Store") {
+    destroy @0 (context :Proxy.Context) -> ();
+    # Stores the entry and returns its new version (1 for a new key).
+    put @1 (context :Proxy.Context, entry :Entry) -> (result :UInt64);
+    get @2 (context :Proxy.Context, key :Text) -> (result :Entry, error :NotFound $Proxy.exception("kvstore::NotFound"));
+    # Entries whose key starts with `prefix`, in key order.
+    scan @3 (context :Proxy.Context, prefix :Text) -> (result :List(Entry));
+    label @4 (context :Proxy.Context) -> (result :Text);
+    # The value of `key` if present (hasResult false otherwise).
+    find @5 (context :Proxy.Context, key :Text) -> (result :Data, hasResult :Bool);
+}
