@@ -2,7 +2,7 @@
 //! `src/core.rs` bridge) and publishes its include folder to dependents' build scripts.
 //!
 //! The include folder (`$OUT_DIR/include`: `rust/cxx.h`, `mphub/cxx/common.h`,
-//! `mphub/cxx/core.rs.h`) reaches a dependent's `build.rs` as `DEP_MPHUB_CXX_INCLUDE`
+//! `mphub/cxx/detail/core.rs.h`) reaches a dependent's `build.rs` as `DEP_MPHUB_CXX_INCLUDE`
 //! (this crate `links = "mphub-cxx"`); `mphub-cxx-build` adds it to the include path of
 //! the generated bindings and copies it into the exported package.
 
@@ -45,6 +45,10 @@ fn run() -> Result<(), BoxError> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let include = out.join("include");
+    // Start clean, so a header moved or removed in the sources does not linger here.
+    if include.exists() {
+        std::fs::remove_dir_all(&include)?;
+    }
     copy_tree(&manifest.join("include"), &include)?;
     write_if_changed(&include.join("rust/cxx.h"), cxx_gen::HEADER.as_bytes())?;
 
@@ -55,7 +59,7 @@ fn run() -> Result<(), BoxError> {
         .map_err(|e| format!("{}: {e}", core_rs.display()))?;
     let code = cxx_gen::generate_header_and_cc(tokens, &cxx_gen::Opt::default())
         .map_err(|e| format!("cxx-gen on {}: {e}", core_rs.display()))?;
-    write_if_changed(&include.join("mphub/cxx/core.rs.h"), &code.header)?;
+    write_if_changed(&include.join("mphub/cxx/detail/core.rs.h"), &code.header)?;
     let core_cc = out.join("core.rs.cc");
     write_if_changed(&core_cc, &code.implementation)?;
 

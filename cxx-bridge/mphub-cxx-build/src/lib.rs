@@ -73,6 +73,7 @@ pub struct Bindings {
     library: Option<String>,
     proxies: Option<String>,
     generated_types: Option<Option<String>>,
+    module: Option<String>,
 }
 
 impl Bindings {
@@ -92,6 +93,7 @@ impl Bindings {
             library: None,
             proxies: None,
             generated_types: None,
+            module: None,
         }
     }
 
@@ -176,6 +178,14 @@ impl Bindings {
         self
     }
 
+    /// Puts this set's bindings in module `name` (include them with
+    /// `mphub_cxx::bindings!(name)`), so one crate can hold several sets, e.g. one per
+    /// schema version. Each set needs its own stem and C++ namespace.
+    pub fn module(mut self, name: &str) -> Self {
+        self.module = Some(name.to_string());
+        self
+    }
+
     /// Generates, compiles and (if asked) packages the bindings. Prints the
     /// `cargo:rerun-if-changed` lines. Returns where things went.
     pub fn build(self) -> Result<Output, Error> {
@@ -183,12 +193,24 @@ impl Bindings {
         let mphub_cxx_include = PathBuf::from(
             std::env::var_os("DEP_MPHUB_CXX_INCLUDE").ok_or(Error::Env("DEP_MPHUB_CXX_INCLUDE"))?,
         );
-        let root = out_dir.join("mphub_cxx_bindings");
+        let (root, module_path, library) = match &self.module {
+            Some(m) => (
+                out_dir.join("mphub_cxx_bindings").join(m),
+                format!("crate::{m}"),
+                format!("mphub_cxx_bindings_{m}"),
+            ),
+            None => (
+                out_dir.join("mphub_cxx_bindings"),
+                "crate".to_string(),
+                "mphub_cxx_bindings".to_string(),
+            ),
+        };
+        let default_proxies = format!("{module_path}::proxies");
 
         let mut rust = mphub_build::Builder::new(&self.schema_root)
             .out_dir(&root)
             .module("proxies");
-        let proxies = self.proxies.as_deref().unwrap_or("crate::proxies");
+        let proxies = self.proxies.as_deref().unwrap_or(&default_proxies);
         let mut cxx = mphub_build::CxxBuilder::new(&self.schema_root)
             .out_dir(&root)
             .proxies(proxies)
@@ -248,7 +270,7 @@ impl Bindings {
             build.include(dir);
             println!("cargo:rerun-if-changed={}", dir.display());
         }
-        build.compile("mphub_cxx_bindings");
+        build.compile(&library);
 
         let package = match &self.package {
             Some(name) => Some(self.export_package(

@@ -1,6 +1,6 @@
 // mphub C++ bridge: implementation of <mphub/cxx/common.h>.
 #include <mphub/cxx/common.h>
-#include <mphub/cxx/core.rs.h>
+#include <mphub/cxx/detail/core.rs.h>
 
 #include <cerrno>
 #include <csignal>

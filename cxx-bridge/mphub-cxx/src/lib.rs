@@ -23,20 +23,29 @@
 mod core;
 pub mod support;
 
-/// Includes the bindings `mphub_cxx_build::Bindings::build` generated into `$OUT_DIR`:
-/// module `proxies` (the Rust proxies of the schema, as `mphub_build::Builder` writes
-/// them) and module `bridge` (the `#[cxx::bridge]` and its glue). The crate calling it
-/// must depend on `mphub`, `mphub-cxx` and `cxx`.
+/// Includes the bindings `mphub_cxx_build::Bindings::build` generated into `$OUT_DIR`.
+///
+/// `bindings!()` (at the crate root) declares module `proxies` (the Rust proxies of the
+/// schema, as `mphub_build::Builder` writes them) and module `bridge` (the
+/// `#[cxx::bridge]` and its glue). `bindings!(name)` declares module `name` holding both,
+/// for a set built with `Bindings::module(name)`. The crate must depend on `mphub`,
+/// `mphub-cxx` and `cxx`.
 #[macro_export]
 macro_rules! bindings {
     () => {
+        $crate::bindings!(@modules "");
+    };
+    ($name:ident) => {
+        /// C++ bindings of one schema set (module name given to `Bindings::module`).
+        pub mod $name {
+            $crate::bindings!(@modules concat!("/", stringify!($name)));
+        }
+    };
+    (@modules $sub:expr) => {
         /// Rust proxies generated from the schema (clients, server traits, types).
         #[allow(missing_docs)]
         pub mod proxies {
-            include!(concat!(
-                env!("OUT_DIR"),
-                "/mphub_cxx_bindings/proxies/mphub_gen.rs"
-            ));
+            include!(concat!(env!("OUT_DIR"), "/mphub_cxx_bindings", $sub, "/proxies/mphub_gen.rs"));
         }
 
         /// The C++ bridge generated from the schema (`ffi` is the `#[cxx::bridge]`).
@@ -49,7 +58,7 @@ macro_rules! bindings {
             unsafe_op_in_unsafe_fn
         )]
         pub mod bridge {
-            include!(concat!(env!("OUT_DIR"), "/mphub_cxx_bindings/bridge.rs"));
+            include!(concat!(env!("OUT_DIR"), "/mphub_cxx_bindings", $sub, "/bridge.rs"));
         }
     };
 }

@@ -863,7 +863,7 @@ impl Gen<'_> {
                 } else {
                     t
                 };
-                let m = cpp_ident(&f.name);
+                let m = cpp_ident(&f.cpp_member);
                 params.push(format!("{t} {m}_"));
                 inits.push(format!("{m}(std::move({m}_))"));
             }
@@ -882,7 +882,8 @@ impl Gen<'_> {
             } else {
                 t
             };
-            writeln!(o, "    {t} {}{{}};", cpp_ident(&f.name)).ok();
+            let init = f.cpp_default.as_deref().unwrap_or("");
+            writeln!(o, "    {t} {}{{{init}}};", cpp_ident(&f.cpp_member)).ok();
         }
         if exception {
             let message = fields
@@ -1660,7 +1661,7 @@ impl Gen<'_> {
                         "second".to_string()
                     }
                 } else {
-                    cpp_ident(&fl.name)
+                    cpp_ident(&fl.cpp_member)
                 }
             };
             writeln!(
@@ -1698,7 +1699,7 @@ impl Gen<'_> {
             .ok();
             let members: Vec<(String, &Field)> = Self::struct_fields(st)
                 .into_iter()
-                .map(|fl| (cpp_ident(&fl.name), fl))
+                .map(|fl| (cpp_ident(&fl.cpp_member), fl))
                 .collect();
             self.fields_from_ffi(&mut o, &members)?;
             writeln!(o, "    return r;\n}}\nstatic Ffi{} declared_to_ffi_{sn}(const {exc}& v)\n{{\n    Ffi{} r{{}};", st.name, st.name).ok();

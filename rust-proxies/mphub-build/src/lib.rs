@@ -368,6 +368,15 @@ impl CxxBuilder {
                 .map(|s| s.to_string_lossy().replace(['-', '.'], "_"))
                 .unwrap_or_default();
         }
+        if self.options.stem == "common"
+            && self.options.header_dir.trim_end_matches('/') == "mphub/cxx"
+        {
+            return Err(BuildError::Unsupported(
+                "CxxBuilder: the stem `common` would make mphub/cxx/common.h, which mphub-cxx's own \
+                 header already is; choose another with .stem(...) or .header_dir(...)"
+                    .into(),
+            ));
+        }
         let out_root = match &self.out_dir {
             Some(d) => d.clone(),
             None => PathBuf::from(std::env::var("OUT_DIR").map_err(|_| {

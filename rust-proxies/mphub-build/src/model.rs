@@ -41,6 +41,10 @@ pub struct Field {
     pub exception: Option<String>,
     /// `$Proxy.count(0)` / `$Proxy.skip`: not a C++ argument.
     pub skip: bool,
+    /// C++ struct member name: `$Proxy.name` if given, else the capnp name (mpgen's rule).
+    pub cpp_member: String,
+    /// The schema default of a scalar field as a C++ initializer (`true`, `8000`), if any.
+    pub cpp_default: Option<String>,
 }
 
 /// A struct type.
@@ -84,10 +88,10 @@ pub struct Model {
 }
 
 impl Model {
-    /// The wrapped interfaces of the first file of `schema` (the requested one) and
-    /// every struct of the schema.
+    /// The wrapped interfaces and the structs of every file of `schema` (the requested
+    /// ones and their imports).
     ///
-    /// With `options.generated_types`, every interface of the first file is mapped (a
+    /// With `options.generated_types`, every interface of the schema is mapped (a
     /// missing `$Proxy.wrap` is named after the capnp interface), `$Proxy.wrap` names
     /// move to the configured namespace, and the generated `<stem>-types.h` replaces
     /// the `$Proxy.include` headers.
@@ -99,11 +103,15 @@ impl Model {
                 options.header_dir.trim_end_matches('/'),
                 options.stem
             )],
-            None => schema
-                .files
-                .first()
-                .map(|f| f.includes.clone())
-                .unwrap_or_default(),
+            None => {
+                let mut all: Vec<String> = Vec::new();
+                for inc in schema.files.iter().flat_map(|f| f.includes.iter()) {
+                    if !all.contains(inc) {
+                        all.push(inc.clone());
+                    }
+                }
+                all
+            }
         };
         // The C++ name of a generated type: its wrap name (or `fallback`), moved into
         // the configured namespace.
@@ -162,10 +170,13 @@ impl Model {
                 s.fields = f;
             }
         }
-        let Some(first) = schema.files.first() else {
-            return Ok(model);
-        };
-        for &id in &first.decls {
+        // Every interface of the requested files and of the files they import (an
+        // init interface's file names its methods' interfaces only by import).
+        for (file, id) in schema
+            .files
+            .iter()
+            .flat_map(|f| f.decls.iter().map(move |id| (f, *id)))
+        {
             let Some(i) = schema.interfaces.get(&id) else {
                 continue;
             };
@@ -176,7 +187,7 @@ impl Model {
                 (Some(w), None) => w.clone(),
                 (None, None) => continue,
             };
-            let what = format!("{}: interface {}", first.path, i.capnp_name);
+            let what = format!("{}: interface {}", file.path, i.capnp_name);
             if !i.superclasses.is_empty() {
                 return Err(BuildError::Unsupported(format!(
                     "{what}: the C++ bridge does not map extends() yet"
@@ -290,6 +301,10 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
                 )
             })?,
         };
+        let cpp_default = match &f.kind {
+            FieldKind::Slot { default, .. } => cpp_default(default),
+            FieldKind::Group(_) => None,
+        };
         out.push(Field {
             snake: snake(&f.name),
             name: f.name.clone(),
@@ -299,6 +314,8 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
             wanted: false,
             exception: f.exception.clone(),
             skip: f.skip,
+            cpp_member: f.cpp_name.clone().unwrap_or_else(|| f.name.clone()),
+            cpp_default,
         });
     }
     let names: Vec<String> = out.iter().map(|f| f.name.clone()).collect();
@@ -318,6 +335,20 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
         }
     }
     Ok(out)
+}
+
+/// A scalar schema default as a C++ literal (the struct member's initializer).
+fn cpp_default(default: &schema::DefaultValue) -> Option<String> {
+    use schema::DefaultValue as D;
+    Some(match default {
+        D::Bool(b) => b.to_string(),
+        D::Int(i) if *i == i128::from(i64::MIN) => "(-9223372036854775807LL - 1)".into(),
+        D::Int(i) if *i > i128::from(i64::MAX) => format!("{i}ULL"),
+        D::Int(i) => i.to_string(),
+        D::Float32(f) => format!("{f:?}f"),
+        D::Float64(f) => format!("{f:?}"),
+        _ => return None,
+    })
 }
 
 fn convert_ty(ty: &schema::Ty) -> Result<Ty, &'static str> {
