@@ -110,4 +110,33 @@ fn cmake_project_with_its_own_schema_and_generated_types() {
     );
     let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
     assert_eq!(passed, 14, "expected 14 passed checks:\n{out}");
+
+    // The same run under valgrind: client and server round trips in one process, so
+    // both sides of the generated bridge are checked for leaks and invalid accesses.
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        println!("SKIPPED: kvstore-demo under valgrind: valgrind is not installed");
+        return;
+    }
+    let log = dir.path().join("valgrind.log");
+    let out = Command::new("valgrind")
+        .args([
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(format!("--log-file={}", log.display()))
+        .arg(build_dir.join("kvstore-demo"))
+        .output()
+        .expect("running valgrind");
+    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        out.status.success()
+            && (report.contains("definitely lost: 0 bytes")
+                || report.contains("no leaks are possible"))
+            && report.contains("ERROR SUMMARY: 0 errors"),
+        "kvstore-demo under valgrind ({}):\n{}\n{report}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -110,10 +110,7 @@ fn cli_tip(socket: &Path) -> (i64, String) {
 /// Runs the example against `socket` and checks its lines against `mphub mining tip`.
 fn round(socket: &Path, expect_version: &str) -> String {
     let before = cli_tip(socket);
-    let out = run(
-        Command::new(mining_client()).arg(socket),
-        "mining-client",
-    );
+    let out = run(Command::new(mining_client()).arg(socket), "mining-client");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let field = |key: &str| -> (i64, String) {
         let line = text
