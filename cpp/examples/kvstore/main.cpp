@@ -33,7 +33,7 @@ public:
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto& slot = m_entries[entry.key];
-        slot = kvstore::Entry{entry.key, entry.value, slot.version + 1};
+        slot = kvstore::Entry{entry.key, entry.value, slot.version + 1, entry.kind};
         return slot.version;
     }
     kvstore::Entry get(const std::string& key) override
@@ -53,6 +53,20 @@ public:
         return out;
     }
     std::string label() override { return m_label; }
+    std::vector<kvstore::Kind> kinds() override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<kvstore::Kind> out;
+        for (const auto& [key, entry] : m_entries) out.push_back(entry.kind);
+        return out;
+    }
+    std::uint32_t countKind(kvstore::Kind kind) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::uint32_t n = 0;
+        for (const auto& [key, entry] : m_entries) n += entry.kind == kind;
+        return n;
+    }
     std::optional<std::vector<unsigned char>> find(const std::string& key) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -93,15 +107,20 @@ int main()
         std::unique_ptr<kvstore::Store> store = init->makeStore("demo");
         check(store != nullptr, "makeStore returns a remote Store");
         check(store->label() == "demo", "label() is the one given to makeStore");
-        check(store->put({"fruit/apple", bytes("red"), 0}) == 1, "put of a new key returns version 1");
-        check(store->put({"fruit/apple", bytes("green"), 0}) == 2, "put of the same key returns version 2");
-        check(store->put({"fruit/pear", bytes(""), 0}) == 1, "put of an empty value");
-        check(store->put({"veg/leek", std::vector<unsigned char>(100000, 0xab), 0}) == 1, "put of a 100 kB value");
+        using kvstore::Kind;
+        check(store->put({"fruit/apple", bytes("red"), 0, Kind::text}) == 1, "put of a new key returns version 1");
+        check(store->put({"fruit/apple", bytes("green"), 0, Kind::text}) == 2, "put of the same key returns version 2");
+        check(store->put({"fruit/pear", bytes(""), 0, Kind::text}) == 1, "put of an empty value");
+        check(store->put({"veg/leek", std::vector<unsigned char>(100000, 0xab), 0, Kind::blob}) == 1, "put of a 100 kB value");
 
         kvstore::Entry apple = store->get("fruit/apple");
         check(apple.key == "fruit/apple" && apple.value == bytes("green") && apple.version == 2,
               "get returns the last value and its version");
-        check(store->get("veg/leek").value.size() == 100000, "get returns the 100 kB value whole");
+        check(store->get("veg/leek").value.size() == 100000 && store->get("veg/leek").kind == Kind::blob,
+              "get returns the 100 kB value whole, with its enum field");
+        check(store->kinds() == std::vector<Kind>{Kind::text, Kind::text, Kind::blob},
+              "kinds returns a list of enums in key order");
+        check(store->countKind(Kind::blob) == 1 && store->countKind(Kind::text) == 2, "an enum parameter reaches the server");
 
         auto fruit = store->scan("fruit/");
         check(fruit.size() == 2 && fruit[0].key == "fruit/apple" && fruit[1].key == "fruit/pear" && fruit[1].value.empty(),

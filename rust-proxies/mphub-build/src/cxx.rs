@@ -23,7 +23,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::model::{
-    camel, exceptions, outputs, visible_params, Field, Interface, Method, Model, StructModel, Ty,
+    camel, exceptions, outputs, visible_params, EnumModel, Field, Interface, Method, Model,
+    StructModel, Ty,
 };
 use crate::names::snake;
 use crate::BuildError;
@@ -180,6 +181,9 @@ struct Gen<'a> {
     model: &'a Model,
     o: &'a CxxOptions,
     structs: HashMap<u64, &'a StructModel>,
+    enums: HashMap<u64, &'a EnumModel>,
+    /// Enums that cross the boundary.
+    used_enums: BTreeSet<u64>,
     ifaces: HashMap<u64, &'a Interface>,
     /// Structs that cross the boundary.
     used_structs: BTreeSet<u64>,
@@ -205,6 +209,25 @@ impl<'a> Gen<'a> {
             .get(&id)
             .copied()
             .ok_or_else(|| BuildError::Unsupported(format!("struct {id:#x} outside this set")))
+    }
+
+    fn enm(&self, id: u64) -> Result<&'a EnumModel, BuildError> {
+        self.enums
+            .get(&id)
+            .copied()
+            .ok_or_else(|| BuildError::Unsupported(format!("enum {id:#x} outside this set")))
+    }
+
+    /// The C++ type of an enum: generated (`enum class E : std::uint16_t`) only.
+    fn cpp_enum(&self, id: u64) -> Result<String, BuildError> {
+        let e = self.enm(id)?;
+        e.cpp.as_deref().map(cpp_qualified).ok_or_else(|| {
+            BuildError::Unsupported(format!(
+                "C++ bridge: enum {} has no C++ type in a header (libmultiprocess does not map \
+                 enums); generate the C++ types (CxxBuilder::generate_types)",
+                e.name
+            ))
+        })
     }
 
     fn is_callback(i: &Interface) -> bool {
@@ -248,6 +271,11 @@ impl<'a> Gen<'a> {
     fn collect_struct(&mut self, ty: &Ty) -> Result<(), BuildError> {
         match ty {
             Ty::List(inner) => self.collect_struct(inner),
+            Ty::Enum(id) => {
+                self.enm(*id)?;
+                self.used_enums.insert(*id);
+                Ok(())
+            }
             Ty::Struct(id) => {
                 if self.used_structs.insert(*id) {
                     let s = self.strct(*id)?;
@@ -292,10 +320,11 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool => "bool".into(),
             Ty::Int(t) | Ty::Float(t) => (*t).into(),
+            Ty::Enum(_) => "u16".into(),
             Ty::Text | Ty::Data => "Vec<u8>".into(),
             Ty::List(inner) => match &**inner {
                 Ty::Text | Ty::Data => format!("Vec<{m}FfiBytes>"),
-                Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Struct(_) => {
+                Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Enum(_) | Ty::Struct(_) => {
                     format!("Vec<{}>", self.ffi_ty(inner, m)?)
                 }
                 other => {
@@ -327,6 +356,7 @@ impl<'a> Gen<'a> {
             Ty::Data => "::std::vec::Vec<u8>".into(),
             Ty::List(inner) => format!("::std::vec::Vec<{}>", self.api_ty(inner)?),
             Ty::Struct(id) => format!("{p}::{}", self.strct(*id)?.name),
+            Ty::Enum(id) => format!("{p}::{}", self.enm(*id)?.name),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
         })
     }
@@ -336,8 +366,12 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
             Ty::Text => format!("({e}).into_bytes()"),
+            Ty::Enum(_) => format!("::mphub::wire::Enum::ordinal({e})"),
             Ty::List(inner) => match &**inner {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                Ty::Enum(_) => format!(
+                    "({e}).into_iter().map(::mphub::wire::Enum::ordinal).collect::<Vec<_>>()"
+                ),
                 Ty::Text => format!("({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x.into_bytes() }}).collect::<Vec<_>>()"),
                 Ty::Data => format!(
                     "({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x }}).collect::<Vec<_>>()"
@@ -358,8 +392,16 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
             Ty::Text => format!("::mphub::Text::from_bytes({e})"),
+            Ty::Enum(_) => format!(
+                "<{} as ::mphub::wire::Enum>::from_ordinal({e})",
+                self.api_ty(ty)?
+            ),
             Ty::List(inner) => match &**inner {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                Ty::Enum(_) => format!(
+                    "({e}).into_iter().map(<{} as ::mphub::wire::Enum>::from_ordinal).collect::<Vec<_>>()",
+                    self.api_ty(inner)?
+                ),
                 Ty::Text => format!("({e}).into_iter().map(|x| ::mphub::Text::from_bytes(x.data)).collect::<Vec<_>>()"),
                 Ty::Data => format!("({e}).into_iter().map(|x| x.data).collect::<Vec<_>>()"),
                 Ty::Struct(id) => format!(
@@ -436,6 +478,7 @@ impl<'a> Gen<'a> {
             Ty::Float(t) => if *t == "f32" { "float" } else { "double" }.into(),
             Ty::Text => "std::string".into(),
             Ty::Data => "std::vector<unsigned char>".into(),
+            Ty::Enum(id) => self.cpp_enum(*id)?,
             Ty::List(inner) => format!("std::vector<{}>", self.cpp_ty(inner)?),
             Ty::Struct(id) => {
                 let s = self.strct(*id)?;
@@ -461,14 +504,21 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// Passed by value in C++ signatures.
     fn cpp_is_scalar(ty: &Ty) -> bool {
-        matches!(ty, Ty::Bool | Ty::Int(_) | Ty::Float(_))
+        matches!(ty, Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Enum(_))
+    }
+
+    /// Lists whose ffi and C++ element types are the same (copied by the helpers).
+    fn cpp_same_elements(inner: &Ty) -> bool {
+        matches!(inner, Ty::Bool | Ty::Int(_) | Ty::Float(_))
     }
 
     /// C++ spelling of the ffi type of an owned value.
     fn cpp_ffi_ty(&self, ty: &Ty) -> Result<String, BuildError> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => self.cpp_ty(ty)?,
+            Ty::Enum(_) => "std::uint16_t".into(),
             Ty::Text | Ty::Data => "::rust::Vec<std::uint8_t>".into(),
             Ty::List(inner) => match &**inner {
                 Ty::Text | Ty::Data => format!("::rust::Vec<{}::FfiBytes>", self.f),
@@ -490,8 +540,9 @@ impl<'a> Gen<'a> {
     fn cpp_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+            Ty::Enum(_) => format!("static_cast<std::uint16_t>({e})"),
             Ty::Text | Ty::Data => format!("::mphub::cxx::detail::to_rust_bytes({e})"),
-            Ty::List(inner) if Self::cpp_is_scalar(inner) => {
+            Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_rust_vec({e})")
             }
             Ty::List(inner) => format!(
@@ -521,9 +572,10 @@ impl<'a> Gen<'a> {
     fn cpp_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+            Ty::Enum(_) => format!("static_cast<{}>({e})", self.cpp_ty(ty)?),
             Ty::Text => format!("::mphub::cxx::detail::to_std_string({e})"),
             Ty::Data => format!("::mphub::cxx::detail::to_std_bytes({e})"),
-            Ty::List(inner) if Self::cpp_is_scalar(inner) => {
+            Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_std_vector({e})")
             }
             Ty::List(inner) => format!(
@@ -684,6 +736,8 @@ pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
         model,
         o,
         structs: model.structs.iter().map(|s| (s.id, s)).collect(),
+        enums: model.enums.iter().map(|e| (e.id, e)).collect(),
+        used_enums: BTreeSet::new(),
         ifaces: model.interfaces.iter().map(|i| (i.id, i)).collect(),
         used_structs: BTreeSet::new(),
         declared: Vec::new(),
@@ -771,6 +825,25 @@ impl Gen<'_> {
             Some((_, decls)) => decls.push(decl),
             None => forward.push((ns.to_string(), vec![decl])),
         };
+        for id in &self.used_enums {
+            let e = self.enm(*id)?;
+            let cpp = self.cpp_enum(*id)?;
+            let (ns, name) = split_qualified(&cpp);
+            let enumerants: Vec<String> = e
+                .enumerants
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{} = {i}", cpp_ident(n)))
+                .collect();
+            declare(
+                ns,
+                format!(
+                    "//! capnp enum `{}`.\nenum class {name} : std::uint16_t {{ {} }};",
+                    e.name,
+                    enumerants.join(", ")
+                ),
+            );
+        }
         for id in &self.used_structs {
             let (ns, name) = split_qualified(self.strct_wrap(*id)?);
             declare(ns, format!("struct {name};"));

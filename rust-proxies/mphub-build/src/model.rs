@@ -19,6 +19,8 @@ pub enum Ty {
     Data,
     List(Box<Ty>),
     Struct(u64),
+    /// A capnp enum: a 16-bit ordinal on the wire.
+    Enum(u64),
     Interface(u64),
     Context,
     ThreadMap,
@@ -56,6 +58,18 @@ pub struct StructModel {
     pub wrap: Option<String>,
 }
 
+/// An enum type.
+#[derive(Clone, Debug)]
+pub struct EnumModel {
+    pub id: u64,
+    /// Rust name (camel case of the capnp name), as the Rust emitter names it.
+    pub name: String,
+    /// Enumerant names, by ordinal.
+    pub enumerants: Vec<String>,
+    /// C++ name with generated types; `None` otherwise (no C++ header declares enums).
+    pub cpp: Option<String>,
+}
+
 /// A method of an interface.
 #[derive(Clone, Debug)]
 pub struct Method {
@@ -82,6 +96,7 @@ pub struct Model {
     /// `$Proxy.include` headers of the requested files (the C++ interface declarations).
     pub includes: Vec<String>,
     pub structs: Vec<StructModel>,
+    pub enums: Vec<EnumModel>,
     pub interfaces: Vec<Interface>,
     pub struct_names: HashMap<u64, String>,
     pub interface_paths: HashMap<u64, (String, String)>,
@@ -133,6 +148,7 @@ impl Model {
         let mut model = Model {
             includes,
             structs: Vec::new(),
+            enums: Vec::new(),
             interfaces: Vec::new(),
             struct_names: HashMap::new(),
             interface_paths: HashMap::new(),
@@ -150,6 +166,13 @@ impl Model {
                         name,
                         fields: Vec::new(),
                         wrap: rename(s.wrap.as_deref(), &s.capnp_name).or_else(|| s.wrap.clone()),
+                    });
+                } else if let Some(e) = schema.enums.get(&id) {
+                    model.enums.push(EnumModel {
+                        id,
+                        name: crate::names::camel(&e.capnp_name),
+                        enumerants: e.enumerants.clone(),
+                        cpp: rename(None, &e.capnp_name),
                     });
                 } else if let Some(i) = schema.interfaces.get(&id) {
                     if i.wrap.is_some() || generated.is_some() {
@@ -207,7 +230,7 @@ impl Model {
                     }
                 }
                 for f in params.iter().chain(results.iter()) {
-                    check_reachable(schema, &model, &f.ty).map_err(|e| {
+                    check_reachable(schema, &model, &f.ty, generated.is_some()).map_err(|e| {
                         BuildError::Unsupported(format!("{mwhat}, field {}: {e}", f.name))
                     })?;
                 }
@@ -250,9 +273,15 @@ impl Model {
 }
 
 /// A struct used by a wrapped interface must itself be mappable.
-fn check_reachable(schema: &Schema, model: &Model, ty: &Ty) -> Result<(), String> {
+/// Enums need generated C++ types (`enums`): no C++ header type stands for them.
+fn check_reachable(schema: &Schema, model: &Model, ty: &Ty, enums: bool) -> Result<(), String> {
     match ty {
-        Ty::List(inner) => check_reachable(schema, model, inner),
+        Ty::List(inner) => check_reachable(schema, model, inner, enums),
+        Ty::Enum(_) if !enums => Err(
+            "an enum, which the C++ bridge maps only with generated C++ types \
+             (CxxBuilder::generate_types; libmultiprocess maps no enum)"
+                .into(),
+        ),
         Ty::Struct(id) => {
             let s = model
                 .structs
@@ -262,7 +291,8 @@ fn check_reachable(schema: &Schema, model: &Model, ty: &Ty) -> Result<(), String
             let fields =
                 convert_fields(schema, *id).map_err(|e| format!("struct {}: {e}", s.name))?;
             for f in &fields {
-                check_reachable(schema, model, &f.ty)?;
+                check_reachable(schema, model, &f.ty, enums)
+                    .map_err(|e| format!("struct {}, field {}: {e}", s.name, f.name))?;
             }
             Ok(())
         }
@@ -347,6 +377,8 @@ fn cpp_default(default: &schema::DefaultValue) -> Option<String> {
         D::Int(i) => i.to_string(),
         D::Float32(f) => format!("{f:?}f"),
         D::Float64(f) => format!("{f:?}"),
+        // Brace-initialising an enum with a fixed underlying type from its ordinal.
+        D::Enum(n) => n.to_string(),
         _ => return None,
     })
 }
@@ -379,7 +411,7 @@ fn convert_ty(ty: &schema::Ty) -> Result<Ty, &'static str> {
         schema::Ty::Struct(id, args) if args.is_empty() => Ty::Struct(*id),
         schema::Ty::Struct(..) => return Err("a generic struct"),
         schema::Ty::Interface(id) => Ty::Interface(*id),
-        schema::Ty::Enum(_) => return Err("an enum"),
+        schema::Ty::Enum(id) => Ty::Enum(*id),
         schema::Ty::Param(_) | schema::Ty::AnyPointer => return Err("AnyPointer"),
         schema::Ty::Context => Ty::Context,
         schema::Ty::ThreadMap => Ty::ThreadMap,

@@ -178,3 +178,47 @@ fn cxx_bridge_refuses_what_it_cannot_map_by_name() {
         assert!(err.contains(w), "{err:?} does not contain {w:?}");
     }
 }
+
+#[test]
+fn cxx_bridge_maps_enums_only_with_generated_types() {
+    let dir = schema_dir(
+        "cxx-enum",
+        &[(
+            "e.capnp",
+            "@0xc0ffee012345678d;\nusing Proxy = import \"/mp/proxy.capnp\";\n\
+             enum Color { red @0; green @1; }\n\
+             struct Pixel $Proxy.wrap(\"Pixel\") { color @0 :Color; }\n\
+             interface Painter $Proxy.wrap(\"Painter\") { paint @0 (context :Proxy.Context, pixel :Pixel) -> (); }\n",
+        )],
+    );
+    let builder = || {
+        mphub_build::CxxBuilder::new(&dir)
+            .file("e.capnp")
+            .proxies("::x")
+            .out_dir(dir.join("out"))
+    };
+    let err = builder()
+        .run()
+        .expect_err("without generated types the C++ bridge must refuse an enum")
+        .to_string();
+    for w in [
+        "e.capnp",
+        "interface Painter",
+        "method paint",
+        "field pixel",
+        "field color",
+        "enum",
+    ] {
+        assert!(err.contains(w), "{err:?} does not contain {w:?}");
+    }
+    let out = builder()
+        .generate_types(Some("paint"))
+        .run()
+        .expect("with generated types an enum maps to an enum class");
+    let types = std::fs::read_to_string(out.types_header.expect("a types header")).unwrap();
+    assert!(
+        types.contains("enum class Color : std::uint16_t { red = 0, green = 1 };")
+            && types.contains("    ::paint::Color color{0};"),
+        "{types}"
+    );
+}

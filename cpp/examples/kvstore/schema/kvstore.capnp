@@ -15,10 +15,16 @@ interface StoreInit $Proxy.wrap("kvstore::StoreInit") {
     makeStore @1 (context :Proxy.Context, label :Text) -> (result :Store);
 }
 
+enum Kind {
+    text @0;
+    blob @1;
+}
+
 struct Entry $Proxy.wrap("kvstore::Entry") {
     key @0 :Text;
     value @1 :Data;
     version @2 :UInt64;
+    kind @3 :Kind;
 }
 
 # Thrown by `get` for a missing key.
@@ -37,4 +43,7 @@ interface Store $Proxy.wrap("kvstore::Store") {
     label @4 (context :Proxy.Context) -> (result :Text);
     # The value of `key` if present (hasResult false otherwise).
     find @5 (context :Proxy.Context, key :Text) -> (result :Data, hasResult :Bool);
+    # The kind of every entry, in key order.
+    kinds @6 (context :Proxy.Context) -> (result :List(Kind));
+    countKind @7 (context :Proxy.Context, kind :Kind) -> (result :UInt32);
 }
