@@ -60,6 +60,12 @@ public:
         for (const auto& [key, entry] : m_entries) out.push_back(entry.kind);
         return out;
     }
+    std::string describe(kvstore::Named& named) override
+    {
+        const std::string label = named.label(); // may call back into the caller's process
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return label + ": " + std::to_string(m_entries.size());
+    }
     std::uint32_t countKind(kvstore::Kind kind) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -79,6 +85,12 @@ private:
     std::mutex m_mutex;
     std::string m_label;
     std::map<std::string, kvstore::Entry> m_entries;
+};
+
+class Tag final : public kvstore::Named
+{
+public:
+    std::string label() override { return "a local tag"; }
 };
 
 class Init final : public kvstore::StoreInit
@@ -106,7 +118,7 @@ int main()
         auto init = kvstore::cxx::connectStoreInit(socket);
         std::unique_ptr<kvstore::Store> store = init->makeStore("demo");
         check(store != nullptr, "makeStore returns a remote Store");
-        check(store->label() == "demo", "label() is the one given to makeStore");
+        check(store->label() == "demo", "label(), inherited from Named (extends), is the one given to makeStore");
         using kvstore::Kind;
         check(store->put({"fruit/apple", bytes("red"), 0, Kind::text}) == 1, "put of a new key returns version 1");
         check(store->put({"fruit/apple", bytes("green"), 0, Kind::text}) == 2, "put of the same key returns version 2");
@@ -126,6 +138,10 @@ int main()
         check(fruit.size() == 2 && fruit[0].key == "fruit/apple" && fruit[1].key == "fruit/pear" && fruit[1].value.empty(),
               "scan returns the prefix's entries in key order");
         check(store->scan("none/").empty(), "scan of an unused prefix is empty");
+
+        Tag tag;
+        check(store->describe(tag) == "a local tag: 3", "a C++ Named of the caller passed to the server, which calls it back");
+        check(store->describe(*store) == "demo: 3", "a Store passed where its base Named is expected");
 
         check(store->find("fruit/pear") == std::optional<std::vector<unsigned char>>(bytes("")),
               "find of a present key with an empty value");

@@ -870,16 +870,22 @@ impl Gen<'_> {
         for id in &self.used_structs {
             self.emit_struct_type(&mut o, *id, &mut done)?;
         }
-        for i in self
-            .model
-            .interfaces
-            .iter()
-            .filter(|i| !Self::is_callback(i))
-        {
+        for i in self.interfaces_bases_first() {
             let (ns, name) = split_qualified(&i.wrap);
+            let bases: Vec<String> = i
+                .supers
+                .iter()
+                .filter_map(|b| self.ifaces.get(b))
+                .map(|b| format!("public {}", cpp_qualified(&b.wrap)))
+                .collect();
+            let bases = if bases.is_empty() {
+                String::new()
+            } else {
+                format!(" : {}", bases.join(", "))
+            };
             open_ns(&mut o, ns);
-            writeln!(o, "//! capnp interface `{}`: implement it to serve one, or call a\n//! `Remote{}` that implements it.\nclass {name}\n{{\npublic:\n    virtual ~{name}() = default;", i.name, i.name).ok();
-            for m in Self::methods(i) {
+            writeln!(o, "//! capnp interface `{}`: implement it to serve one, or call a\n//! `Remote{}` that implements it.\nclass {name}{bases}\n{{\npublic:\n    virtual ~{name}() = default;", i.name, i.name).ok();
+            for m in Self::methods(i).filter(|m| m.declared_in == i.name) {
                 let (ret, args) = self.cpp_sig(m)?;
                 writeln!(
                     o,
@@ -895,6 +901,32 @@ impl Gen<'_> {
             writeln!(o).ok();
         }
         Ok(o)
+    }
+
+    /// Non-callback interfaces, each after its superclasses (C++ needs a base class
+    /// defined before a class derives from it).
+    fn interfaces_bases_first(&self) -> Vec<&Interface> {
+        let mut out: Vec<&Interface> = Vec::new();
+        fn visit<'i>(g: &Gen<'i>, i: &'i Interface, out: &mut Vec<&'i Interface>) {
+            if out.iter().any(|x| x.id == i.id) {
+                return;
+            }
+            for b in &i.supers {
+                if let Some(base) = g.ifaces.get(b).copied() {
+                    visit(g, base, out);
+                }
+            }
+            out.push(i);
+        }
+        for i in self
+            .model
+            .interfaces
+            .iter()
+            .filter(|i| !Self::is_callback(i))
+        {
+            visit(self, i, &mut out);
+        }
+        out
     }
 
     fn strct_wrap(&self, id: u64) -> Result<&str, BuildError> {
@@ -1236,12 +1268,35 @@ impl Gen<'_> {
 
         // ---- the C++ implementation adapter (Rust server trait → C++ holder)
         writeln!(glue, "/// Serves `{n}` by calling a C++ implementation on a worker thread.\npub struct Cpp{n}(::std::sync::Arc<{s}::Holder<ffi::{n}Holder>>);\n").ok();
-        let mut adapter = String::new();
+        // One impl per server trait: inherited methods belong to the ancestor's trait
+        // (the derived trait has it as a supertrait).
+        let mut adapters: Vec<(&str, String)> = vec![(n.as_str(), String::new())];
         let mut free = String::new();
         for m in Self::methods(i) {
-            self.rust_method(i, m, bridge, rust_fns, cpp_fns, &mut free, &mut adapter)?;
+            let slot = match adapters.iter().position(|(d, _)| *d == m.declared_in) {
+                Some(k) => k,
+                None => {
+                    adapters.push((m.declared_in.as_str(), String::new()));
+                    adapters.len() - 1
+                }
+            };
+            self.rust_method(
+                i,
+                m,
+                bridge,
+                rust_fns,
+                cpp_fns,
+                &mut free,
+                &mut adapters[slot].1,
+            )?;
         }
-        writeln!(glue, "impl {p}::{n}Server for Cpp{n} {{\n{adapter}}}\n").ok();
+        for (declared_in, adapter) in &adapters {
+            writeln!(
+                glue,
+                "impl {p}::{declared_in}Server for Cpp{n} {{\n{adapter}}}\n"
+            )
+            .ok();
+        }
         glue.push_str(&free);
         Ok(())
     }

@@ -80,6 +80,8 @@ pub struct Method {
     pub cpp_name: String,
     pub params: Vec<Field>,
     pub results: Vec<Field>,
+    /// Rust name of the interface that declares it (an ancestor's for inherited methods).
+    pub declared_in: String,
 }
 
 /// A wrapped interface.
@@ -87,8 +89,11 @@ pub struct Method {
 pub struct Interface {
     pub id: u64,
     pub name: String,
+    /// Its own methods, then those it inherits (`extends`), nearest ancestor first.
     pub methods: Vec<Method>,
     pub wrap: String,
+    /// Direct superclasses (`extends(...)`), as C++ base classes.
+    pub supers: Vec<u64>,
 }
 
 /// Everything the C++ emitter needs.
@@ -211,14 +216,27 @@ impl Model {
                 (None, None) => continue,
             };
             let what = format!("{}: interface {}", file.path, i.capnp_name);
-            if !i.superclasses.is_empty() {
-                return Err(BuildError::Unsupported(format!(
-                    "{what}: the C++ bridge does not map extends() yet"
-                )));
-            }
             let mut methods = Vec::new();
-            for m in &i.methods {
-                let mwhat = format!("{what}, method {}", m.name);
+            // Own methods, then inherited ones: a derived C++ class implements them all.
+            let mut declaring = vec![id];
+            declaring.extend(schema.ancestors(id)?);
+            for (decl, m) in declaring.iter().flat_map(|d| {
+                let iface = schema.interfaces.get(d);
+                iface
+                    .into_iter()
+                    .flat_map(move |x| x.methods.iter().map(move |m| (x, m)))
+            }) {
+                if methods.iter().any(|have: &Method| have.name == m.name) {
+                    continue; // destroy/construct, declared again by each interface
+                }
+                let mwhat = if decl.id == id {
+                    format!("{what}, method {}", m.name)
+                } else {
+                    format!(
+                        "{what}, method {} (inherited from {})",
+                        m.name, decl.capnp_name
+                    )
+                };
                 let params = convert_fields(schema, m.params)
                     .map_err(|e| BuildError::Unsupported(format!("{mwhat}: {e}")))?;
                 let mut results = convert_fields(schema, m.results)
@@ -242,6 +260,7 @@ impl Model {
                     name: m.name.clone(),
                     params,
                     results,
+                    declared_in: crate::names::camel(&decl.capnp_name),
                 });
             }
             model.interfaces.push(Interface {
@@ -249,6 +268,7 @@ impl Model {
                 name: crate::names::camel(&i.capnp_name),
                 methods,
                 wrap,
+                supers: i.superclasses.clone(),
             });
         }
         if generated.is_some() {

@@ -33,17 +33,24 @@ struct NotFound $Proxy.wrap("kvstore::NotFound") {
     message @1 :Text;
 }
 
-interface Store $Proxy.wrap("kvstore::Store") {
+# Anything with a label; a Store is one (extends).
+interface Named $Proxy.wrap("kvstore::Named") {
+    destroy @0 (context :Proxy.Context) -> ();
+    label @1 (context :Proxy.Context) -> (result :Text);
+}
+
+interface Store extends(Named) $Proxy.wrap("kvstore::Store") {
     destroy @0 (context :Proxy.Context) -> ();
     # Stores the entry and returns its new version (1 for a new key).
     put @1 (context :Proxy.Context, entry :Entry) -> (result :UInt64);
     get @2 (context :Proxy.Context, key :Text) -> (result :Entry, error :NotFound $Proxy.exception("kvstore::NotFound"));
     # Entries whose key starts with `prefix`, in key order.
     scan @3 (context :Proxy.Context, prefix :Text) -> (result :List(Entry));
-    label @4 (context :Proxy.Context) -> (result :Text);
     # The value of `key` if present (hasResult false otherwise).
-    find @5 (context :Proxy.Context, key :Text) -> (result :Data, hasResult :Bool);
+    find @4 (context :Proxy.Context, key :Text) -> (result :Data, hasResult :Bool);
     # The kind of every entry, in key order.
-    kinds @6 (context :Proxy.Context) -> (result :List(Kind));
-    countKind @7 (context :Proxy.Context, kind :Kind) -> (result :UInt32);
+    kinds @5 (context :Proxy.Context) -> (result :List(Kind));
+    countKind @6 (context :Proxy.Context, kind :Kind) -> (result :UInt32);
+    # "<label>: <entries>" of any Named (a Store passed where its base is expected too).
+    describe @7 (context :Proxy.Context, named :Named) -> (result :Text);
 }
