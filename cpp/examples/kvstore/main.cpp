@@ -66,6 +66,29 @@ public:
         std::lock_guard<std::mutex> lock(m_mutex);
         return label + ": " + std::to_string(m_entries.size());
     }
+    std::vector<std::vector<std::string>> keysByPrefix(const std::vector<std::string>& prefixes) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<std::vector<std::string>> out;
+        for (const auto& prefix : prefixes) {
+            out.emplace_back();
+            for (const auto& [key, entry] : m_entries) {
+                if (key.rfind(prefix, 0) == 0) out.back().push_back(key);
+            }
+        }
+        return out;
+    }
+    std::uint32_t putBatches(const std::vector<std::vector<kvstore::Entry>>& batches) override
+    {
+        std::uint32_t n = 0;
+        for (const auto& batch : batches) {
+            for (const auto& entry : batch) {
+                put(entry);
+                ++n;
+            }
+        }
+        return n;
+    }
     std::uint32_t countKind(kvstore::Kind kind) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -139,9 +162,15 @@ int main()
               "scan returns the prefix's entries in key order");
         check(store->scan("none/").empty(), "scan of an unused prefix is empty");
 
+        using Keys = std::vector<std::vector<std::string>>;
+        check(store->keysByPrefix({"fruit/", "none/", "veg/"}) == Keys{{"fruit/apple", "fruit/pear"}, {}, {"veg/leek"}},
+              "a list of lists of Text as a result, with an empty inner list");
+        check(store->putBatches({{{"nut/a", bytes("1"), 0, Kind::text}, {"nut/b", bytes("2"), 0, Kind::text}}, {}, {{"nut/c", bytes("3"), 0, Kind::blob}}}) == 3 &&
+                  store->get("nut/c").kind == Kind::blob,
+              "a list of lists of structs as a parameter");
         Tag tag;
-        check(store->describe(tag) == "a local tag: 3", "a C++ Named of the caller passed to the server, which calls it back");
-        check(store->describe(*store) == "demo: 3", "a Store passed where its base Named is expected");
+        check(store->describe(tag) == "a local tag: 6", "a C++ Named of the caller passed to the server, which calls it back");
+        check(store->describe(*store) == "demo: 6", "a Store passed where its base Named is expected");
 
         check(store->find("fruit/pear") == std::optional<std::vector<unsigned char>>(bytes("")),
               "find of a present key with an empty value");

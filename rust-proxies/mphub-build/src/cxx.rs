@@ -19,7 +19,7 @@
 //! Errors cross as `[kind] message` texts and become `mphub::cxx::Error` in C++; a
 //! `$Proxy.exception` type crosses through a per-thread slot and is rethrown as itself.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use crate::model::{
@@ -184,6 +184,9 @@ struct Gen<'a> {
     enums: HashMap<u64, &'a EnumModel>,
     /// Enums that cross the boundary.
     used_enums: BTreeSet<u64>,
+    /// Element types of nested lists (`List(List(x))` → `x`), by tag: each gets a shared
+    /// struct `FfiList<tag> { items }` (cxx has no `Vec<Vec<T>>`).
+    nested_lists: BTreeMap<String, Ty>,
     ifaces: HashMap<u64, &'a Interface>,
     /// Structs that cross the boundary.
     used_structs: BTreeSet<u64>,
@@ -209,6 +212,32 @@ impl<'a> Gen<'a> {
             .get(&id)
             .copied()
             .ok_or_else(|| BuildError::Unsupported(format!("struct {id:#x} outside this set")))
+    }
+
+    /// Name part of the shared struct holding one inner list of element type `ty`.
+    fn list_tag(&self, ty: &Ty) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Bool => "Bool".into(),
+            Ty::Int(t) | Ty::Float(t) => t.to_uppercase(),
+            Ty::Text => "Text".into(),
+            Ty::Data => "Data".into(),
+            Ty::Enum(id) => self.enm(*id)?.name.clone(),
+            Ty::Struct(id) => self.strct(*id)?.name.clone(),
+            Ty::List(inner) => format!("List{}", self.list_tag(inner)?),
+            other => {
+                return Err(BuildError::Unsupported(format!(
+                    "C++ bridge: list of {other:?}"
+                )))
+            }
+        })
+    }
+
+    /// Nesting depth of a list type, to name loop variables of nested conversions.
+    fn depth(ty: &Ty) -> usize {
+        match ty {
+            Ty::List(inner) => 1 + Self::depth(inner),
+            _ => 0,
+        }
     }
 
     fn enm(&self, id: u64) -> Result<&'a EnumModel, BuildError> {
@@ -270,7 +299,13 @@ impl<'a> Gen<'a> {
 
     fn collect_struct(&mut self, ty: &Ty) -> Result<(), BuildError> {
         match ty {
-            Ty::List(inner) => self.collect_struct(inner),
+            Ty::List(inner) => {
+                if let Ty::List(element) = &**inner {
+                    let tag = self.list_tag(element)?;
+                    self.nested_lists.insert(tag, (**element).clone());
+                }
+                self.collect_struct(inner)
+            }
             Ty::Enum(id) => {
                 self.enm(*id)?;
                 self.used_enums.insert(*id);
@@ -327,6 +362,7 @@ impl<'a> Gen<'a> {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Enum(_) | Ty::Struct(_) => {
                     format!("Vec<{}>", self.ffi_ty(inner, m)?)
                 }
+                Ty::List(element) => format!("Vec<{m}FfiList{}>", self.list_tag(element)?),
                 other => {
                     return Err(BuildError::Unsupported(format!(
                         "C++ bridge: list of {other:?}"
@@ -380,6 +416,14 @@ impl<'a> Gen<'a> {
                     "({e}).into_iter().map({}_to_ffi).collect::<Vec<_>>()",
                     snake(&self.strct(*id)?.name)
                 ),
+                Ty::List(element) => {
+                    let x = format!("x{}", Self::depth(inner));
+                    format!(
+                        "({e}).into_iter().map(|{x}| ffi::FfiList{} {{ items: {} }}).collect::<Vec<_>>()",
+                        self.list_tag(element)?,
+                        self.rs_to_ffi(inner, &x)?
+                    )
+                }
                 other => return Err(BuildError::Unsupported(format!("list of {other:?}"))),
             },
             Ty::Struct(id) => format!("{}_to_ffi({e})", snake(&self.strct(*id)?.name)),
@@ -408,6 +452,13 @@ impl<'a> Gen<'a> {
                     "({e}).into_iter().map({}_from_ffi).collect::<Vec<_>>()",
                     snake(&self.strct(*id)?.name)
                 ),
+                Ty::List(_) => {
+                    let x = format!("x{}", Self::depth(inner));
+                    format!(
+                        "({e}).into_iter().map(|{x}| {}).collect::<Vec<_>>()",
+                        self.rs_from_ffi(inner, &format!("{x}.items"))?
+                    )
+                }
                 other => return Err(BuildError::Unsupported(format!("list of {other:?}"))),
             },
             Ty::Struct(id) => format!("{}_from_ffi({e})", snake(&self.strct(*id)?.name)),
@@ -522,6 +573,13 @@ impl<'a> Gen<'a> {
             Ty::Text | Ty::Data => "::rust::Vec<std::uint8_t>".into(),
             Ty::List(inner) => match &**inner {
                 Ty::Text | Ty::Data => format!("::rust::Vec<{}::FfiBytes>", self.f),
+                Ty::List(element) => {
+                    format!(
+                        "::rust::Vec<{}::FfiList{}>",
+                        self.f,
+                        self.list_tag(element)?
+                    )
+                }
                 _ => format!("::rust::Vec<{}>", self.cpp_ffi_ty(inner)?),
             },
             Ty::Struct(id) => format!("{}::Ffi{}", self.f, self.strct(*id)?.name),
@@ -545,17 +603,26 @@ impl<'a> Gen<'a> {
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_rust_vec({e})")
             }
-            Ty::List(inner) => format!(
-                "[&] {{ {} list_; list_.reserve({e}.size()); for (const auto& x : {e}) list_.push_back({}); return list_; }}()",
-                self.cpp_ffi_ty(ty)?,
-                match &**inner {
-                    Ty::Text | Ty::Data => format!(
-                        "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x)}}",
-                        self.f
-                    ),
-                    _ => self.cpp_to_ffi(inner, "x")?,
-                }
-            ),
+            Ty::List(inner) => {
+                let d = Self::depth(ty);
+                format!(
+                    "[&] {{ {} list{d}; list{d}.reserve({e}.size()); for (const auto& x{d} : {e}) list{d}.push_back({}); return list{d}; }}()",
+                    self.cpp_ffi_ty(ty)?,
+                    match &**inner {
+                        Ty::Text | Ty::Data => format!(
+                            "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x{d})}}",
+                            self.f
+                        ),
+                        Ty::List(element) => format!(
+                            "{}::FfiList{}{{{}}}",
+                            self.f,
+                            self.list_tag(element)?,
+                            self.cpp_to_ffi(inner, &format!("x{d}"))?
+                        ),
+                        _ => self.cpp_to_ffi(inner, &format!("x{d}"))?,
+                    }
+                )
+            }
             Ty::Struct(_) => format!("{}::to_ffi({e})", self.f),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
         })
@@ -578,14 +645,18 @@ impl<'a> Gen<'a> {
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_std_vector({e})")
             }
-            Ty::List(inner) => format!(
-                "[&] {{ {} list_; list_.reserve({e}.size()); for (const auto& x : {e}) list_.push_back({}); return list_; }}()",
-                self.cpp_ty(ty)?,
-                match &**inner {
-                    Ty::Text | Ty::Data => self.cpp_from_ffi(inner, "x.data")?,
-                    _ => self.cpp_from_ffi(inner, "x")?,
-                }
-            ),
+            Ty::List(inner) => {
+                let d = Self::depth(ty);
+                format!(
+                    "[&] {{ {} list{d}; list{d}.reserve({e}.size()); for (const auto& x{d} : {e}) list{d}.push_back({}); return list{d}; }}()",
+                    self.cpp_ty(ty)?,
+                    match &**inner {
+                        Ty::Text | Ty::Data => self.cpp_from_ffi(inner, &format!("x{d}.data"))?,
+                        Ty::List(_) => self.cpp_from_ffi(inner, &format!("x{d}.items"))?,
+                        _ => self.cpp_from_ffi(inner, &format!("x{d}"))?,
+                    }
+                )
+            }
             Ty::Struct(_) => format!("{}::from_ffi({e})", self.f),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
         })
@@ -738,6 +809,7 @@ pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
         structs: model.structs.iter().map(|s| (s.id, s)).collect(),
         enums: model.enums.iter().map(|e| (e.id, e)).collect(),
         used_enums: BTreeSet::new(),
+        nested_lists: BTreeMap::new(),
         ifaces: model.interfaces.iter().map(|i| (i.id, i)).collect(),
         used_structs: BTreeSet::new(),
         declared: Vec::new(),
@@ -1066,6 +1138,14 @@ impl Gen<'_> {
 
         // shared structs
         writeln!(bridge, "    /// Bytes of a Text or Data list element.\n    #[derive(Default)]\n    struct FfiBytes {{\n        data: Vec<u8>,\n    }}").ok();
+        for (tag, element) in &self.nested_lists {
+            writeln!(
+                bridge,
+                "    /// One inner list of a list of lists.\n    struct FfiList{tag} {{\n        items: {},\n    }}",
+                self.ffi_ty(&Ty::List(Box::new(element.clone())), "")?
+            )
+            .ok();
+        }
         for id in &self.used_structs {
             let st = self.strct(*id)?;
             writeln!(
@@ -1661,6 +1741,9 @@ impl Gen<'_> {
         }
         writeln!(o, "\n{}", self.ffi_ns_open()).ok();
         writeln!(o, "struct FfiBytes;\nstruct ServerBox;").ok();
+        for tag in self.nested_lists.keys() {
+            writeln!(o, "struct FfiList{tag};").ok();
+        }
         for id in &self.used_structs {
             writeln!(o, "struct Ffi{};", self.strct(*id)?.name).ok();
         }

@@ -423,8 +423,8 @@ fn convert_ty(ty: &schema::Ty) -> Result<Ty, &'static str> {
         schema::Ty::Data => Ty::Data,
         schema::Ty::List(inner) => {
             let inner = convert_ty(inner)?;
-            if matches!(inner, Ty::Interface(_) | Ty::List(_)) {
-                return Err("a list of interfaces or of lists");
+            if matches!(inner, Ty::Interface(_)) {
+                return Err("a list of interfaces");
             }
             Ty::List(Box::new(inner))
         }

@@ -53,4 +53,8 @@ interface Store extends(Named) $Proxy.wrap("kvstore::Store") {
     countKind @6 (context :Proxy.Context, kind :Kind) -> (result :UInt32);
     # "<label>: <entries>" of any Named (a Store passed where its base is expected too).
     describe @7 (context :Proxy.Context, named :Named) -> (result :Text);
+    # The keys under each prefix, one inner list per prefix (a list of lists).
+    keysByPrefix @8 (context :Proxy.Context, prefixes :List(Text)) -> (result :List(List(Text)));
+    # Stores batches of entries; returns how many were stored.
+    putBatches @9 (context :Proxy.Context, batches :List(List(Entry))) -> (result :UInt32);
 }
