@@ -89,6 +89,25 @@ public:
         }
         return n;
     }
+    std::vector<kvstore::Sized<std::string>> sizes() override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<kvstore::Sized<std::string>> out;
+        for (const auto& [key, entry] : m_entries) out.push_back({key, entry.value.size()});
+        return out;
+    }
+    std::uint32_t putPairs(const std::vector<kvstore::Pair<std::string, std::vector<unsigned char>>>& pairs) override
+    {
+        for (const auto& p : pairs) put({p.key, p.value, 0, kvstore::Kind::text});
+        return static_cast<std::uint32_t>(pairs.size());
+    }
+    kvstore::Maybe<kvstore::Entry> tryGet(const std::string& key) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = m_entries.find(key);
+        if (it == m_entries.end()) return {{}, "no entry for key " + key};
+        return {it->second, ""};
+    }
     std::uint32_t countKind(kvstore::Kind kind) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -168,9 +187,20 @@ int main()
         check(store->putBatches({{{"nut/a", bytes("1"), 0, Kind::text}, {"nut/b", bytes("2"), 0, Kind::text}}, {}, {{"nut/c", bytes("3"), 0, Kind::blob}}}) == 3 &&
                   store->get("nut/c").kind == Kind::blob,
               "a list of lists of structs as a parameter");
+        check(store->putPairs({{"pair/x", bytes("xy")}, {"pair/y", {}}}) == 2 && store->get("pair/x").value == bytes("xy"),
+              "a list of a generic struct bound to Text and Data as a parameter");
+        const auto sizes = store->sizes();
+        check(sizes.size() == 8 && sizes[0].key == "fruit/apple" && sizes[0].size == 5 && sizes.back().key == "veg/leek" &&
+                  sizes.back().size == 100000,
+              "a list of a generic struct bound to Text, with a UInt64 field, as a result");
+        const auto found = store->tryGet("fruit/pear");
+        const auto missing = store->tryGet("fruit/kiwi");
+        check(found.error.empty() && found.value.key == "fruit/pear" && missing.error == "no entry for key fruit/kiwi" &&
+                  missing.value.key.empty(),
+              "a generic struct bound to a struct as a result");
         Tag tag;
-        check(store->describe(tag) == "a local tag: 6", "a C++ Named of the caller passed to the server, which calls it back");
-        check(store->describe(*store) == "demo: 6", "a Store passed where its base Named is expected");
+        check(store->describe(tag) == "a local tag: 8", "a C++ Named of the caller passed to the server, which calls it back");
+        check(store->describe(*store) == "demo: 8", "a Store passed where its base Named is expected");
 
         check(store->find("fruit/pear") == std::optional<std::vector<unsigned char>>(bytes("")),
               "find of a present key with an empty value");

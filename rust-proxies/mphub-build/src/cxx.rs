@@ -391,7 +391,23 @@ impl<'a> Gen<'a> {
             Ty::Text => "::mphub::Text".into(),
             Ty::Data => "::std::vec::Vec<u8>".into(),
             Ty::List(inner) => format!("::std::vec::Vec<{}>", self.api_ty(inner)?),
-            Ty::Struct(id) => format!("{p}::{}", self.strct(*id)?.name),
+            Ty::Struct(id) => {
+                let st = self.strct(*id)?;
+                match &st.generic {
+                    // The Rust emitter drops the parameters no field uses.
+                    Some(g) => {
+                        let args = g
+                            .args
+                            .iter()
+                            .zip(&g.used)
+                            .filter(|(_, used)| **used)
+                            .map(|(a, _)| self.api_ty(a))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        format!("{p}::{}<{}>", g.base_name, args.join(", "))
+                    }
+                    None => format!("{p}::{}", st.name),
+                }
+            }
             Ty::Enum(id) => format!("{p}::{}", self.enm(*id)?.name),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
         })
@@ -531,6 +547,23 @@ impl<'a> Gen<'a> {
             Ty::Data => "std::vector<unsigned char>".into(),
             Ty::Enum(id) => self.cpp_enum(*id)?,
             Ty::List(inner) => format!("std::vector<{}>", self.cpp_ty(inner)?),
+            Ty::Struct(id)
+                if self.strct(*id)?.generic.is_some() && self.strct(*id)?.wrap.is_some() =>
+            {
+                // A generated template, bound.
+                let s = self.strct(*id)?;
+                let g = s.generic.as_ref().expect("checked");
+                let args = g
+                    .args
+                    .iter()
+                    .map(|a| self.cpp_ty(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                format!(
+                    "{}<{}>",
+                    cpp_qualified(s.wrap.as_deref().unwrap_or_default()),
+                    args.join(", ")
+                )
+            }
             Ty::Struct(id) => {
                 let s = self.strct(*id)?;
                 match &s.wrap {
@@ -916,9 +949,21 @@ impl Gen<'_> {
                 ),
             );
         }
+        let mut templates = BTreeSet::new();
         for id in &self.used_structs {
+            let st = self.strct(*id)?;
             let (ns, name) = split_qualified(self.strct_wrap(*id)?);
-            declare(ns, format!("struct {name};"));
+            match &st.generic {
+                Some(g) => {
+                    if templates.insert(g.base) {
+                        declare(
+                            ns,
+                            format!("{}\nstruct {name};", self.template_head(g.base)?),
+                        );
+                    }
+                }
+                None => declare(ns, format!("struct {name};")),
+            }
         }
         for i in self
             .model
@@ -1001,6 +1046,80 @@ impl Gen<'_> {
         out
     }
 
+    /// `template <class Key, class Value>` of generic struct `base`.
+    fn template_head(&self, base: u64) -> Result<String, BuildError> {
+        let b = self.model.generic_bases.get(&base).ok_or_else(|| {
+            BuildError::Unsupported(format!("C++ bridge: generic struct {base:#x} unknown"))
+        })?;
+        let params: Vec<String> = b.params.iter().map(|p| format!("class {p}")).collect();
+        Ok(format!("template <{}>", params.join(", ")))
+    }
+
+    /// The C++ template of generic struct `base` (named `cpp`), once.
+    fn emit_template(
+        &self,
+        o: &mut String,
+        base: u64,
+        cpp: &str,
+        done: &mut BTreeSet<u64>,
+    ) -> Result<(), BuildError> {
+        if !done.insert(base) {
+            return Ok(());
+        }
+        let b = self.model.generic_bases.get(&base).ok_or_else(|| {
+            BuildError::Unsupported(format!("C++ bridge: generic struct {base:#x} unknown"))
+        })?;
+        let (ns, name) = split_qualified(cpp);
+        open_ns(o, ns);
+        writeln!(
+            o,
+            "//! capnp generic struct `{name}`.\n{}\nstruct {name}\n{{",
+            self.template_head(base)?
+        )
+        .ok();
+        for f in b.fields.iter().filter(|f| !f.skip && !f.is_flag) {
+            let t = self.cpp_template_ty(&f.ty, &b.params)?;
+            let t = if f.has_flag.is_some() {
+                format!("std::optional<{t}>")
+            } else {
+                t
+            };
+            let init = f.cpp_default.as_deref().unwrap_or("");
+            writeln!(o, "    {t} {}{{{init}}};", cpp_ident(&f.cpp_member)).ok();
+        }
+        writeln!(o, "}};").ok();
+        close_ns(o, ns);
+        writeln!(o).ok();
+        Ok(())
+    }
+
+    /// [`Self::cpp_ty`] inside a template: parameters by name, generic uses bound to them.
+    fn cpp_template_ty(&self, ty: &Ty, params: &[String]) -> Result<String, BuildError> {
+        Ok(match ty {
+            Ty::Param(i) => params.get(*i).cloned().unwrap_or_default(),
+            Ty::List(inner) => format!("std::vector<{}>", self.cpp_template_ty(inner, params)?),
+            Ty::Generic(base, args) => {
+                let cpp = self
+                    .model
+                    .structs
+                    .iter()
+                    .find(|s| s.generic.as_ref().is_some_and(|g| g.base == *base))
+                    .and_then(|s| s.wrap.clone())
+                    .ok_or_else(|| {
+                        BuildError::Unsupported(format!(
+                            "C++ bridge: generic struct {base:#x} used only inside another generic"
+                        ))
+                    })?;
+                let args = args
+                    .iter()
+                    .map(|a| self.cpp_template_ty(a, params))
+                    .collect::<Result<Vec<_>, _>>()?;
+                format!("{}<{}>", cpp_qualified(&cpp), args.join(", "))
+            }
+            other => self.cpp_ty(other)?,
+        })
+    }
+
     fn strct_wrap(&self, id: u64) -> Result<&str, BuildError> {
         let s = self.strct(id)?;
         s.wrap.as_deref().ok_or_else(|| {
@@ -1027,6 +1146,9 @@ impl Gen<'_> {
             if let Ty::Struct(dep) = ty {
                 self.emit_struct_type(o, *dep, done)?;
             }
+        }
+        if let Some(g) = &st.generic {
+            return self.emit_template(o, g.base, self.strct_wrap(id)?, done);
         }
         let (ns, name) = split_qualified(self.strct_wrap(id)?);
         let exception = self.declared.iter().any(|(d, _)| *d == id);
@@ -1165,9 +1287,9 @@ impl Gen<'_> {
             let fields = Self::struct_fields(st);
             writeln!(
                 glue,
-                "#[allow(dead_code)]\nfn {}_to_ffi(v: {p}::{}) -> ffi::Ffi{} {{",
+                "#[allow(dead_code)]\nfn {}_to_ffi(v: {}) -> ffi::Ffi{} {{",
                 snake(&st.name),
-                st.name,
+                self.api_ty(&Ty::Struct(*id))?,
                 st.name
             )
             .ok();
@@ -1175,13 +1297,13 @@ impl Gen<'_> {
                 if f.has_flag.is_some() {
                     writeln!(glue, "    let ({0}, has_{0}) = match v.{0} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?).ok();
                 } else {
-                    writeln!(
-                        glue,
-                        "    let {} = {};",
-                        f.snake,
-                        self.f_to_ffi(&f.ty, &format!("v.{}", f.snake))?
-                    )
-                    .ok();
+                    let value = format!("v.{}", f.snake);
+                    let conv = if f.generic_param {
+                        self.rs_to_ffi(&f.ty, &value)?
+                    } else {
+                        self.f_to_ffi(&f.ty, &value)?
+                    };
+                    writeln!(glue, "    let {} = {conv};", f.snake).ok();
                 }
             }
             write!(glue, "    ffi::Ffi{} {{ ", st.name).ok();
@@ -1194,15 +1316,16 @@ impl Gen<'_> {
             writeln!(glue, "}}\n}}\n").ok();
             writeln!(
                 glue,
-                "#[allow(dead_code)]\nfn {}_from_ffi(v: ffi::Ffi{}) -> {p}::{} {{",
+                "#[allow(dead_code)]\nfn {}_from_ffi(v: ffi::Ffi{}) -> {} {{",
                 snake(&st.name),
                 st.name,
-                st.name
+                self.api_ty(&Ty::Struct(*id))?
             )
             .ok();
-            write!(glue, "    {p}::{} {{ ", st.name).ok();
+            let ctor = st.generic.as_ref().map_or(&st.name, |g| &g.base_name);
+            write!(glue, "    {p}::{ctor} {{ ").ok();
             for f in &fields {
-                let conv = if f.has_flag.is_some() {
+                let conv = if f.has_flag.is_some() || f.generic_param {
                     self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?
                 } else {
                     self.f_from_ffi(&f.ty, &format!("v.{}", f.snake))?

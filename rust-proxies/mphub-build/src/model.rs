@@ -21,6 +21,11 @@ pub enum Ty {
     Struct(u64),
     /// A capnp enum: a 16-bit ordinal on the wire.
     Enum(u64),
+    /// The `i`th parameter of a generic struct (only in [`Model::generic_bases`]).
+    Param(usize),
+    /// A generic struct bound to arguments that are still parameters (only in
+    /// [`Model::generic_bases`]); fully bound uses are instances, [`Ty::Struct`].
+    Generic(u64, Vec<Ty>),
     Interface(u64),
     Context,
     ThreadMap,
@@ -47,6 +52,9 @@ pub struct Field {
     pub cpp_member: String,
     /// The schema default of a scalar field as a C++ initializer (`true`, `8000`), if any.
     pub cpp_default: Option<String>,
+    /// Typed by a generic parameter in its struct's declaration: the Rust field holds
+    /// the argument type itself (no `Option` around a struct).
+    pub generic_param: bool,
 }
 
 /// A struct type.
@@ -56,6 +64,31 @@ pub struct StructModel {
     pub name: String,
     pub fields: Vec<Field>,
     pub wrap: Option<String>,
+    /// For an instance of a generic struct (`Pair(Text, Int64)`): what it binds.
+    pub generic: Option<GenericInstance>,
+}
+
+/// One binding of a generic struct's parameters. Instances get small ids (capnp ids
+/// always have the top bit set, so they cannot clash) and a name made of the struct's
+/// and the arguments' names (`PairTextI64`).
+#[derive(Clone, Debug)]
+pub struct GenericInstance {
+    /// The generic struct's id.
+    pub base: u64,
+    /// Its Rust name (`Pair`).
+    pub base_name: String,
+    /// The arguments, by parameter.
+    pub args: Vec<Ty>,
+    /// Which parameters the Rust type keeps (unused ones are dropped by the Rust emitter).
+    pub used: Vec<bool>,
+}
+
+/// A generic struct's declaration, for the C++ template: parameter names, and fields
+/// typed with [`Ty::Param`].
+#[derive(Clone, Debug)]
+pub struct GenericBase {
+    pub params: Vec<String>,
+    pub fields: Vec<Field>,
 }
 
 /// An enum type.
@@ -102,6 +135,8 @@ pub struct Model {
     pub includes: Vec<String>,
     pub structs: Vec<StructModel>,
     pub enums: Vec<EnumModel>,
+    /// Generic structs some instance binds, by id.
+    pub generic_bases: HashMap<u64, GenericBase>,
     pub interfaces: Vec<Interface>,
     pub struct_names: HashMap<u64, String>,
     pub interface_paths: HashMap<u64, (String, String)>,
@@ -154,6 +189,7 @@ impl Model {
             includes,
             structs: Vec::new(),
             enums: Vec::new(),
+            generic_bases: HashMap::new(),
             interfaces: Vec::new(),
             struct_names: HashMap::new(),
             interface_paths: HashMap::new(),
@@ -171,6 +207,7 @@ impl Model {
                         name,
                         fields: Vec::new(),
                         wrap: rename(s.wrap.as_deref(), &s.capnp_name).or_else(|| s.wrap.clone()),
+                        generic: None,
                     });
                 } else if let Some(e) = schema.enums.get(&id) {
                     model.enums.push(EnumModel {
@@ -189,9 +226,10 @@ impl Model {
         }
         // Fields are converted lazily by the emitter's needs: only structs a wrapped
         // interface reaches must be mappable.
+        let mut inst = Instances::default();
         let mut fields = HashMap::new();
         for s in &model.structs {
-            fields.insert(s.id, convert_fields(schema, s.id));
+            fields.insert(s.id, convert_fields(schema, &mut inst, s.id, &[]));
         }
         for s in &mut model.structs {
             if let Some(Ok(f)) = fields.remove(&s.id) {
@@ -237,9 +275,9 @@ impl Model {
                         m.name, decl.capnp_name
                     )
                 };
-                let params = convert_fields(schema, m.params)
+                let params = convert_fields(schema, &mut inst, m.params, &[])
                     .map_err(|e| BuildError::Unsupported(format!("{mwhat}: {e}")))?;
-                let mut results = convert_fields(schema, m.results)
+                let mut results = convert_fields(schema, &mut inst, m.results, &[])
                     .map_err(|e| BuildError::Unsupported(format!("{mwhat}: {e}")))?;
                 for r in results.iter_mut() {
                     let want = format!("want{}", crate::names::camel(&r.name));
@@ -248,9 +286,10 @@ impl Model {
                     }
                 }
                 for f in params.iter().chain(results.iter()) {
-                    check_reachable(schema, &model, &f.ty, generated.is_some()).map_err(|e| {
-                        BuildError::Unsupported(format!("{mwhat}, field {}: {e}", f.name))
-                    })?;
+                    check_reachable(schema, &model, &mut inst, &f.ty, generated.is_some())
+                        .map_err(|e| {
+                            BuildError::Unsupported(format!("{mwhat}, field {}: {e}", f.name))
+                        })?;
                 }
                 let renamed = m.cpp_name.clone();
                 methods.push(Method {
@@ -271,6 +310,19 @@ impl Model {
                 supers: i.superclasses.clone(),
             });
         }
+        for mut s in inst.structs {
+            if let Some(g) = &s.generic {
+                // With generated types the instance is the template of its base
+                // (`kvstore::Pair<...>`); with a header, mpgen's `std::pair` rule applies.
+                let base = model.structs.iter().find(|b| b.id == g.base);
+                s.wrap = match generated {
+                    Some(_) => base.and_then(|b| b.wrap.clone()),
+                    None => None,
+                };
+            }
+            model.structs.push(s);
+        }
+        model.generic_bases = inst.bases;
         if generated.is_some() {
             // A declared exception is thrown as the generated type of its struct.
             let names: HashMap<u64, String> = model
@@ -294,25 +346,37 @@ impl Model {
 
 /// A struct used by a wrapped interface must itself be mappable.
 /// Enums need generated C++ types (`enums`): no C++ header type stands for them.
-fn check_reachable(schema: &Schema, model: &Model, ty: &Ty, enums: bool) -> Result<(), String> {
+fn check_reachable(
+    schema: &Schema,
+    model: &Model,
+    inst: &mut Instances,
+    ty: &Ty,
+    enums: bool,
+) -> Result<(), String> {
     match ty {
-        Ty::List(inner) => check_reachable(schema, model, inner, enums),
+        Ty::List(inner) => check_reachable(schema, model, inst, inner, enums),
         Ty::Enum(_) if !enums => Err(
             "an enum, which the C++ bridge maps only with generated C++ types \
              (CxxBuilder::generate_types; libmultiprocess maps no enum)"
                 .into(),
         ),
         Ty::Struct(id) => {
-            let s = model
-                .structs
-                .iter()
-                .find(|s| s.id == *id)
-                .ok_or("struct outside the schema")?;
-            let fields =
-                convert_fields(schema, *id).map_err(|e| format!("struct {}: {e}", s.name))?;
+            let (name, fields) = match inst.structs.iter().find(|s| s.id == *id) {
+                Some(s) => (s.name.clone(), s.fields.clone()),
+                None => {
+                    let s = model
+                        .structs
+                        .iter()
+                        .find(|s| s.id == *id)
+                        .ok_or("struct outside the schema")?;
+                    let fields = convert_fields(schema, inst, *id, &[])
+                        .map_err(|e| format!("struct {}: {e}", s.name))?;
+                    (s.name.clone(), fields)
+                }
+            };
             for f in &fields {
-                check_reachable(schema, model, &f.ty, enums)
-                    .map_err(|e| format!("struct {}, field {}: {e}", s.name, f.name))?;
+                check_reachable(schema, model, inst, &f.ty, enums)
+                    .map_err(|e| format!("struct {name}, field {}: {e}", f.name))?;
             }
             Ok(())
         }
@@ -320,8 +384,99 @@ fn check_reachable(schema: &Schema, model: &Model, ty: &Ty, enums: bool) -> Resu
     }
 }
 
+/// Instances of generic structs met while converting, and their bases.
+#[derive(Default)]
+struct Instances {
+    /// "id<args>" → instance id.
+    keys: HashMap<String, u64>,
+    structs: Vec<StructModel>,
+    bases: HashMap<u64, GenericBase>,
+}
+
+impl Instances {
+    /// The instance of generic struct `id` with `args` (all bound), created on first use.
+    fn instance(&mut self, schema: &Schema, id: u64, args: Vec<Ty>) -> Result<u64, String> {
+        let key = format!("{id:x}<{args:?}>");
+        if let Some(&have) = self.keys.get(&key) {
+            return Ok(have);
+        }
+        let s = schema.strct(id).map_err(|e| e.to_string())?;
+        let base_name = crate::names::camel(&s.capnp_name);
+        let mut name = base_name.clone();
+        for a in &args {
+            name.push_str(&self.tag(schema, a)?);
+        }
+        let new_id = self.keys.len() as u64 + 1;
+        self.keys.insert(key, new_id);
+        if !self.bases.contains_key(&id) {
+            let params: Vec<Ty> = (0..s.params.len()).map(Ty::Param).collect();
+            let fields = convert_fields(schema, self, id, &params)?;
+            self.bases.insert(
+                id,
+                GenericBase {
+                    params: s.params.clone(),
+                    fields,
+                },
+            );
+        }
+        let fields = convert_fields(schema, self, id, &args)?;
+        self.structs.push(StructModel {
+            id: new_id,
+            name,
+            fields,
+            wrap: None,
+            generic: Some(GenericInstance {
+                base: id,
+                base_name,
+                args,
+                used: schema.used_params(id),
+            }),
+        });
+        Ok(new_id)
+    }
+
+    /// The part an argument adds to an instance's name.
+    fn tag(&self, schema: &Schema, ty: &Ty) -> Result<String, String> {
+        Ok(match ty {
+            Ty::Void => "Void".into(),
+            Ty::Bool => "Bool".into(),
+            Ty::Int(t) | Ty::Float(t) => t.to_uppercase(),
+            Ty::Text => "Text".into(),
+            Ty::Data => "Data".into(),
+            Ty::List(inner) => format!("List{}", self.tag(schema, inner)?),
+            Ty::Enum(id) => schema
+                .enums
+                .get(id)
+                .map(|e| crate::names::camel(&e.capnp_name))
+                .ok_or("enum outside the schema")?,
+            Ty::Struct(id) => match self.structs.iter().find(|s| s.id == *id) {
+                Some(s) => s.name.clone(),
+                None => {
+                    crate::names::camel(&schema.strct(*id).map_err(|e| e.to_string())?.capnp_name)
+                }
+            },
+            Ty::Interface(id) => schema
+                .interfaces
+                .get(id)
+                .map(|i| crate::names::camel(&i.capnp_name))
+                .ok_or("interface outside the schema")?,
+            other => {
+                return Err(format!(
+                    "{other:?} as a generic argument (not mapped by the C++ bridge yet)"
+                ))
+            }
+        })
+    }
+}
+
 /// Converts a struct's fields, refusing what the bridge does not map yet.
-fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
+/// `args` bind a generic struct's parameters (empty for other structs).
+fn convert_fields(
+    schema: &Schema,
+    inst: &mut Instances,
+    id: u64,
+    args: &[Ty],
+) -> Result<Vec<Field>, String> {
     let s = schema.strct(id).map_err(|e| e.to_string())?;
     if s.discriminant_offset.is_some() {
         return Err(format!(
@@ -329,9 +484,9 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
             s.capnp_name
         ));
     }
-    if !s.params.is_empty() {
+    if s.params.len() != args.len() {
         return Err(format!(
-            "struct {} is generic (not mapped by the C++ bridge yet)",
+            "struct {} is generic and used without arguments",
             s.capnp_name
         ));
     }
@@ -344,7 +499,7 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
                     f.name
                 ));
             }
-            FieldKind::Slot { ty, .. } => convert_ty(ty).map_err(|what| {
+            FieldKind::Slot { ty, .. } => convert_ty(schema, inst, ty, args).map_err(|what| {
                 format!(
                     "field {}: {what} (not mapped by the C++ bridge yet)",
                     f.name
@@ -366,6 +521,13 @@ fn convert_fields(schema: &Schema, id: u64) -> Result<Vec<Field>, String> {
             skip: f.skip,
             cpp_member: f.cpp_name.clone().unwrap_or_else(|| f.name.clone()),
             cpp_default,
+            generic_param: matches!(
+                &f.kind,
+                FieldKind::Slot {
+                    ty: schema::Ty::Param(_),
+                    ..
+                }
+            ),
         });
     }
     let names: Vec<String> = out.iter().map(|f| f.name.clone()).collect();
@@ -403,7 +565,13 @@ fn cpp_default(default: &schema::DefaultValue) -> Option<String> {
     })
 }
 
-fn convert_ty(ty: &schema::Ty) -> Result<Ty, &'static str> {
+/// `args` bind the enclosing generic struct's parameters.
+fn convert_ty(
+    schema: &Schema,
+    inst: &mut Instances,
+    ty: &schema::Ty,
+    args: &[Ty],
+) -> Result<Ty, String> {
     Ok(match ty {
         schema::Ty::Void => Ty::Void,
         schema::Ty::Bool => Ty::Bool,
@@ -422,20 +590,43 @@ fn convert_ty(ty: &schema::Ty) -> Result<Ty, &'static str> {
         schema::Ty::Text => Ty::Text,
         schema::Ty::Data => Ty::Data,
         schema::Ty::List(inner) => {
-            let inner = convert_ty(inner)?;
+            let inner = convert_ty(schema, inst, inner, args)?;
             if matches!(inner, Ty::Interface(_)) {
-                return Err("a list of interfaces");
+                return Err("a list of interfaces".into());
             }
             Ty::List(Box::new(inner))
         }
-        schema::Ty::Struct(id, args) if args.is_empty() => Ty::Struct(*id),
-        schema::Ty::Struct(..) => return Err("a generic struct"),
+        schema::Ty::Struct(id, sargs) if sargs.is_empty() => Ty::Struct(*id),
+        schema::Ty::Struct(id, sargs) => {
+            let bound = sargs
+                .iter()
+                .map(|a| convert_ty(schema, inst, a, args))
+                .collect::<Result<Vec<_>, _>>()?;
+            if bound.iter().any(has_param) {
+                Ty::Generic(*id, bound)
+            } else {
+                Ty::Struct(inst.instance(schema, *id, bound)?)
+            }
+        }
         schema::Ty::Interface(id) => Ty::Interface(*id),
         schema::Ty::Enum(id) => Ty::Enum(*id),
-        schema::Ty::Param(_) | schema::Ty::AnyPointer => return Err("AnyPointer"),
+        schema::Ty::Param(i) => args
+            .get(*i)
+            .cloned()
+            .ok_or("a generic parameter left unbound (AnyPointer)")?,
+        schema::Ty::AnyPointer => return Err("AnyPointer".into()),
         schema::Ty::Context => Ty::Context,
         schema::Ty::ThreadMap => Ty::ThreadMap,
     })
+}
+
+/// Whether `ty` still mentions a generic parameter.
+fn has_param(ty: &Ty) -> bool {
+    match ty {
+        Ty::Param(_) | Ty::Generic(..) => true,
+        Ty::List(inner) => has_param(inner),
+        _ => false,
+    }
 }
 
 /// `name` with its first letter upper-cased (`addInt64` → `AddInt64`).

@@ -33,6 +33,23 @@ struct NotFound $Proxy.wrap("kvstore::NotFound") {
     message @1 :Text;
 }
 
+# Generic structs: one C++ template each (kvstore::Pair<K, V>, kvstore::Sized<K>, ...).
+struct Pair(Key, Value) {
+    key @0 :Key;
+    value @1 :Value;
+}
+
+# Like Core's PairInt64: capnp binds parameters to pointer types only.
+struct Sized(Key) {
+    key @0 :Key;
+    size @1 :UInt64;
+}
+
+struct Maybe(Value) {
+    value @0 :Value;
+    error @1 :Text;
+}
+
 # Anything with a label; a Store is one (extends).
 interface Named $Proxy.wrap("kvstore::Named") {
     destroy @0 (context :Proxy.Context) -> ();
@@ -57,4 +74,10 @@ interface Store extends(Named) $Proxy.wrap("kvstore::Store") {
     keysByPrefix @8 (context :Proxy.Context, prefixes :List(Text)) -> (result :List(List(Text)));
     # Stores batches of entries; returns how many were stored.
     putBatches @9 (context :Proxy.Context, batches :List(List(Entry))) -> (result :UInt32);
+    # Value sizes by key (a list of a generic struct bound to Text, with a UInt64 field).
+    sizes @10 (context :Proxy.Context) -> (result :List(Sized(Text)));
+    # Stores text values given as pairs; returns how many.
+    putPairs @11 (context :Proxy.Context, pairs :List(Pair(Text, Data))) -> (result :UInt32);
+    # The entry, or an error text instead of an exception (a generic bound to a struct).
+    tryGet @12 (context :Proxy.Context, key :Text) -> (result :Maybe(Entry));
 }

@@ -587,9 +587,9 @@ impl Gen<'_> {
              A method left out answers `Unimplemented`."
         ));
         let bound = if supertraits.is_empty() {
-            quote!(Send + Sync + 'static)
+            quote!(::core::marker::Send + ::core::marker::Sync + 'static)
         } else {
-            quote!(#(#supertraits)+* + Send + Sync + 'static)
+            quote!(#(#supertraits)+* + ::core::marker::Send + ::core::marker::Sync + 'static)
         };
         out.extend(quote! {
             #sdoc
@@ -599,7 +599,7 @@ impl Gen<'_> {
                 /// Hosts this implementation as a capability value.
                 fn into_cap(self) -> ::mphub::Cap<#client>
                 where
-                    Self: Sized,
+                    Self: ::core::marker::Sized,
                 {
                     #client::local(::std::sync::Arc::new(self))
                 }
