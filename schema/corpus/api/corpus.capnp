@@ -32,6 +32,14 @@ interface Listener {
     notify @0 (value :Int32) -> ();
 }
 
+# Named like the Rust traits generated server traits are bounded by: the generated code
+# must name those traits by path (a struct `Sized` once broke it).
+struct Sized {
+    send @0 :Bool;
+}
+struct Send {}
+struct Sync {}
+
 # Interfaces inside a struct, a list and generics.
 struct Holder {
     label @0 :Text;
