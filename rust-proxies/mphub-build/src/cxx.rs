@@ -145,6 +145,16 @@ const CPP_KEYWORDS: &[&str] = &[
     "xor",
 ];
 
+/// A field or parameter name usable in the cxx bridge on both sides: not a Rust keyword
+/// (cxx has no raw identifiers in C++) and not a C++ keyword.
+pub(crate) fn ffi_ident(name: &str) -> String {
+    if crate::names::is_rust_keyword(name) || CPP_KEYWORDS.contains(&name) {
+        format!("{name}_")
+    } else {
+        name.to_string()
+    }
+}
+
 fn cpp_ident(name: &str) -> String {
     if CPP_KEYWORDS.contains(&name) {
         format!("{name}_")
@@ -1295,9 +1305,9 @@ impl Gen<'_> {
             .ok();
             for f in &fields {
                 if f.has_flag.is_some() {
-                    writeln!(glue, "    let ({0}, has_{0}) = match v.{0} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?).ok();
+                    writeln!(glue, "    let ({0}, has_{0}) = match v.{2} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?, f.rust).ok();
                 } else {
-                    let value = format!("v.{}", f.snake);
+                    let value = format!("v.{}", f.rust);
                     let conv = if f.generic_param {
                         self.rs_to_ffi(&f.ty, &value)?
                     } else {
@@ -1334,11 +1344,11 @@ impl Gen<'_> {
                     write!(
                         glue,
                         "{}: if v.has_{} {{ Some({conv}) }} else {{ None }}, ",
-                        f.snake, f.snake
+                        f.rust, f.snake
                     )
                     .ok();
                 } else {
-                    write!(glue, "{}: {conv}, ", f.snake).ok();
+                    write!(glue, "{}: {conv}, ", f.rust).ok();
                 }
             }
             writeln!(glue, "}}\n}}\n").ok();
@@ -1675,7 +1685,7 @@ impl Gen<'_> {
                     let src = if *api_single {
                         "out".to_string()
                     } else {
-                        format!("out.{}", f.snake)
+                        format!("out.{}", f.rust)
                     };
                     if is_optional_out(f) {
                         writeln!(
@@ -1800,12 +1810,12 @@ impl Gen<'_> {
                         write!(
                             back,
                             "{}: if r.has_{} {{ Some({v}) }} else {{ None }}, ",
-                            f.snake, f.snake
+                            f.rust, f.snake
                         )
                         .ok();
                     } else {
                         let v = self.f_from_ffi(&f.ty, &format!("r.{}", f.snake))?;
-                        write!(back, "{}: {v}, ", f.snake).ok();
+                        write!(back, "{}: {v}, ", f.rust).ok();
                     }
                 }
                 writeln!(back, "}})").ok();

@@ -35,8 +35,10 @@ pub enum Ty {
 #[derive(Clone, Debug)]
 pub struct Field {
     pub name: String,
-    /// snake_case name, as the Rust emitter names it.
+    /// snake_case name, safe in the cxx bridge on both sides (`type_`, `new_`).
     pub snake: String,
+    /// The field of the Rust struct the Rust emitter generates (`r#type`, `self_`).
+    pub rust: String,
     pub ty: Ty,
     /// Optional through a `hasX` sibling (capnp name of the flag).
     pub has_flag: Option<String>,
@@ -491,7 +493,10 @@ fn convert_fields(
         ));
     }
     let mut out = Vec::new();
+    // The Rust emitter's field names (a namespace per struct, keywords made usable).
+    let mut rust_names = crate::names::Namespace::default();
     for f in &s.fields {
+        let claimed = rust_names.claim(&snake(&f.name));
         let ty = match &f.kind {
             FieldKind::Group(_) => {
                 return Err(format!(
@@ -511,7 +516,8 @@ fn convert_fields(
             FieldKind::Group(_) => None,
         };
         out.push(Field {
-            snake: snake(&f.name),
+            snake: crate::cxx::ffi_ident(&claimed),
+            rust: crate::names::ident(&claimed).to_string(),
             name: f.name.clone(),
             ty,
             has_flag: None,

@@ -87,6 +87,11 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
+/// True for Rust keywords (strict and reserved).
+pub fn is_rust_keyword(name: &str) -> bool {
+    KEYWORDS.contains(&name)
+}
+
 /// True for names that cannot even be raw identifiers (`self`, `crate`, ...).
 pub fn is_keyword_like(name: &str) -> bool {
     NOT_RAW.contains(&name)

@@ -25,6 +25,9 @@ struct Entry $Proxy.wrap("kvstore::Entry") {
     value @1 :Data;
     version @2 :UInt64;
     kind @3 :Kind;
+    # Names that are keywords in Rust (type) and in C++ (new).
+    type @4 :Text;
+    new @5 :Bool;
 }
 
 # Thrown by `get` for a missing key.
