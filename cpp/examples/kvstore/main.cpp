@@ -33,7 +33,7 @@ public:
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto& slot = m_entries[entry.key];
-        slot = kvstore::Entry{entry.key, entry.value, slot.version + 1, entry.kind, entry.type, slot.version == 0};
+        slot = kvstore::Entry{entry.key, entry.value, slot.version + 1, entry.kind, entry.type, slot.version == 0, entry.meta};
         return slot.version;
     }
     kvstore::Entry get(const std::string& key) override
@@ -164,7 +164,8 @@ int main()
         using kvstore::Kind;
         check(store->put({"fruit/apple", bytes("red"), 0, Kind::text}) == 1, "put of a new key returns version 1");
         check(store->put({"fruit/apple", bytes("green"), 0, Kind::text}) == 2, "put of the same key returns version 2");
-        check(store->put({"fruit/pear", bytes(""), 0, Kind::text, "text/plain"}) == 1, "put of an empty value");
+        check(store->put({"fruit/pear", bytes(""), 0, Kind::text, "text/plain", false, {"ann", {"green", "ripe"}}}) == 1,
+              "put of an empty value");
         check(store->put({"veg/leek", std::vector<unsigned char>(100000, 0xab), 0, Kind::blob}) == 1, "put of a 100 kB value");
 
         kvstore::Entry apple = store->get("fruit/apple");
@@ -196,6 +197,10 @@ int main()
         check(store->get("fruit/pear").type == "text/plain" && store->get("fruit/pear").new_ &&
                   !store->get("fruit/apple").new_,
               "struct fields named like Rust (type) and C++ (new) keywords");
+        const auto meta = store->get("fruit/pear").meta;
+        check(meta.author == "ann" && meta.tags == std::vector<std::string>{"green", "ripe"} &&
+                  store->get("fruit/apple").meta.author.empty(),
+              "a group (kvstore::EntryMeta) round-trips inside its struct");
         const auto found = store->tryGet("fruit/pear");
         const auto missing = store->tryGet("fruit/kiwi");
         check(found.error.empty() && found.value.key == "fruit/pear" && missing.error == "no entry for key fruit/kiwi" &&

@@ -1308,7 +1308,7 @@ impl Gen<'_> {
                     writeln!(glue, "    let ({0}, has_{0}) = match v.{2} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?, f.rust).ok();
                 } else {
                     let value = format!("v.{}", f.rust);
-                    let conv = if f.generic_param {
+                    let conv = if f.generic_param || f.group {
                         self.rs_to_ffi(&f.ty, &value)?
                     } else {
                         self.f_to_ffi(&f.ty, &value)?
@@ -1335,7 +1335,7 @@ impl Gen<'_> {
             let ctor = st.generic.as_ref().map_or(&st.name, |g| &g.base_name);
             write!(glue, "    {p}::{ctor} {{ ").ok();
             for f in &fields {
-                let conv = if f.has_flag.is_some() || f.generic_param {
+                let conv = if f.has_flag.is_some() || f.generic_param || f.group {
                     self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?
                 } else {
                     self.f_from_ffi(&f.ty, &format!("v.{}", f.snake))?

@@ -57,6 +57,9 @@ pub struct Field {
     /// Typed by a generic parameter in its struct's declaration: the Rust field holds
     /// the argument type itself (no `Option` around a struct).
     pub generic_param: bool,
+    /// A group (`g :group { .. }`): a [`Ty::Struct`] of the group's id, held inline (no
+    /// `Option` in Rust).
+    pub group: bool,
 }
 
 /// A struct type.
@@ -313,6 +316,10 @@ impl Model {
             });
         }
         for mut s in inst.structs {
+            if inst.groups.contains(&s.id) {
+                // Generated types only: no header type stands for a group.
+                s.wrap = rename(None, &s.name);
+            }
             if let Some(g) = &s.generic {
                 // With generated types the instance is the template of its base
                 // (`kvstore::Pair<...>`); with a header, mpgen's `std::pair` rule applies.
@@ -362,6 +369,11 @@ fn check_reachable(
              (CxxBuilder::generate_types; libmultiprocess maps no enum)"
                 .into(),
         ),
+        Ty::Struct(id) if !enums && inst.groups.contains(id) => Err(
+            "a group, which the C++ bridge maps only with generated C++ types \
+             (CxxBuilder::generate_types)"
+                .into(),
+        ),
         Ty::Struct(id) => {
             let (name, fields) = match inst.structs.iter().find(|s| s.id == *id) {
                 Some(s) => (s.name.clone(), s.fields.clone()),
@@ -393,6 +405,8 @@ struct Instances {
     keys: HashMap<String, u64>,
     structs: Vec<StructModel>,
     bases: HashMap<u64, GenericBase>,
+    /// Groups converted so far (their structs are in `structs`, under their own ids).
+    groups: Vec<u64>,
 }
 
 impl Instances {
@@ -435,6 +449,37 @@ impl Instances {
             }),
         });
         Ok(new_id)
+    }
+
+    /// The struct of group `id` (field `field` of struct `parent`), created on first use.
+    /// Named as the Rust emitter names it: the parent's name and the field's (`EntryMeta`).
+    fn group(
+        &mut self,
+        schema: &Schema,
+        id: u64,
+        parent: u64,
+        field: &str,
+        args: &[Ty],
+    ) -> Result<u64, String> {
+        if self.groups.contains(&id) {
+            return Ok(id);
+        }
+        self.groups.push(id);
+        let parent_name = match self.structs.iter().find(|s| s.id == parent) {
+            Some(s) => s.name.clone(),
+            None => {
+                crate::names::camel(&schema.strct(parent).map_err(|e| e.to_string())?.capnp_name)
+            }
+        };
+        let fields = convert_fields(schema, self, id, args)?;
+        self.structs.push(StructModel {
+            id,
+            name: format!("{parent_name}{}", crate::names::camel(field)),
+            fields,
+            wrap: None,
+            generic: None,
+        });
+        Ok(id)
     }
 
     /// The part an argument adds to an instance's name.
@@ -498,12 +543,7 @@ fn convert_fields(
     for f in &s.fields {
         let claimed = rust_names.claim(&snake(&f.name));
         let ty = match &f.kind {
-            FieldKind::Group(_) => {
-                return Err(format!(
-                    "field {} is a group (not mapped by the C++ bridge yet)",
-                    f.name
-                ));
-            }
+            FieldKind::Group(g) => Ty::Struct(inst.group(schema, *g, id, &f.name, args)?),
             FieldKind::Slot { ty, .. } => convert_ty(schema, inst, ty, args).map_err(|what| {
                 format!(
                     "field {}: {what} (not mapped by the C++ bridge yet)",
@@ -534,6 +574,7 @@ fn convert_fields(
                     ..
                 }
             ),
+            group: matches!(&f.kind, FieldKind::Group(_)),
         });
     }
     let names: Vec<String> = out.iter().map(|f| f.name.clone()).collect();

@@ -180,14 +180,14 @@ fn cxx_bridge_refuses_what_it_cannot_map_by_name() {
 }
 
 #[test]
-fn cxx_bridge_maps_enums_only_with_generated_types() {
+fn cxx_bridge_maps_enums_and_groups_only_with_generated_types() {
     let dir = schema_dir(
         "cxx-enum",
         &[(
             "e.capnp",
             "@0xc0ffee012345678d;\nusing Proxy = import \"/mp/proxy.capnp\";\n\
              enum Color { red @0; green @1; }\n\
-             struct Pixel $Proxy.wrap(\"Pixel\") { color @0 :Color; }\n\
+             struct Pixel $Proxy.wrap(\"Pixel\") { color @0 :Color; pos :group { x @1 :Int32; y @2 :Int32; } }\n\
              interface Painter $Proxy.wrap(\"Painter\") { paint @0 (context :Proxy.Context, pixel :Pixel) -> (); }\n",
         )],
     );
@@ -218,7 +218,40 @@ fn cxx_bridge_maps_enums_only_with_generated_types() {
     let types = std::fs::read_to_string(out.types_header.expect("a types header")).unwrap();
     assert!(
         types.contains("enum class Color : std::uint16_t { red = 0, green = 1 };")
-            && types.contains("    ::paint::Color color{0};"),
+            && types.contains("    ::paint::Color color{0};")
+            && types
+                .contains("struct PixelPos\n{\n    std::int32_t x{0};\n    std::int32_t y{0};\n};")
+            && types.contains("    ::paint::PixelPos pos{};"),
         "{types}"
     );
+}
+
+#[test]
+fn cxx_bridge_refuses_a_group_without_generated_types_by_name() {
+    let dir = schema_dir(
+        "cxx-group",
+        &[(
+            "g.capnp",
+            "@0xc0ffee012345678e;\nusing Proxy = import \"/mp/proxy.capnp\";\n\
+             struct Box $Proxy.wrap(\"Box\") { size :group { w @0 :Int32; h @1 :Int32; } }\n\
+             interface Packer $Proxy.wrap(\"Packer\") { pack @0 (context :Proxy.Context, box :Box) -> (); }\n",
+        )],
+    );
+    let err = mphub_build::CxxBuilder::new(&dir)
+        .file("g.capnp")
+        .proxies("::x")
+        .out_dir(dir.join("out"))
+        .run()
+        .expect_err("without generated types the C++ bridge must refuse a group")
+        .to_string();
+    for w in [
+        "g.capnp",
+        "interface Packer",
+        "method pack",
+        "field box",
+        "field size",
+        "group",
+    ] {
+        assert!(err.contains(w), "{err:?} does not contain {w:?}");
+    }
 }

@@ -28,6 +28,11 @@ struct Entry $Proxy.wrap("kvstore::Entry") {
     # Names that are keywords in Rust (type) and in C++ (new).
     type @4 :Text;
     new @5 :Bool;
+    # A group: kvstore::EntryMeta, held inline.
+    meta :group {
+        author @6 :Text;
+        tags @7 :List(Text);
+    }
 }
 
 # Thrown by `get` for a missing key.
