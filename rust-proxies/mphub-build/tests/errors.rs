@@ -255,3 +255,39 @@ fn cxx_bridge_refuses_a_group_without_generated_types_by_name() {
         assert!(err.contains(w), "{err:?} does not contain {w:?}");
     }
 }
+
+/// A recursive struct (a tree through a list) reached by a method: the C++ bridge used
+/// to recurse without end checking it; it must answer, by name, and not overflow.
+#[test]
+fn cxx_bridge_answers_on_recursive_structs() {
+    let dir = schema_dir(
+        "cxx-tree",
+        &[(
+            "t.capnp",
+            "@0xc0ffee012345678f;\nusing Proxy = import \"/mp/proxy.capnp\";\n\
+             struct Tree $Proxy.wrap(\"Tree\") { label @0 :Text; children @1 :List(Tree); }\n\
+             interface Forest $Proxy.wrap(\"Forest\") { plant @0 (context :Proxy.Context, tree :Tree) -> (); }\n",
+        )],
+    );
+    let result = mphub_build::CxxBuilder::new(&dir)
+        .file("t.capnp")
+        .proxies("::x")
+        .out_dir(dir.join("out"))
+        .generate_types(None)
+        .run();
+    match result {
+        Ok(_) => {}
+        Err(e) => {
+            let e = e.to_string();
+            for w in [
+                "t.capnp",
+                "interface Forest",
+                "method plant",
+                "Tree",
+                "recursive",
+            ] {
+                assert!(e.contains(w), "{e:?} does not contain {w:?}");
+            }
+        }
+    }
+}
