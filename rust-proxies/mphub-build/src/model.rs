@@ -291,10 +291,18 @@ impl Model {
                     }
                 }
                 for f in params.iter().chain(results.iter()) {
-                    check_reachable(schema, &model, &mut inst, &f.ty, generated.is_some())
-                        .map_err(|e| {
-                            BuildError::Unsupported(format!("{mwhat}, field {}: {e}", f.name))
-                        })?;
+                    let mut path = Vec::new();
+                    check_reachable(
+                        schema,
+                        &model,
+                        &mut inst,
+                        &f.ty,
+                        generated.is_some(),
+                        &mut path,
+                    )
+                    .map_err(|e| {
+                        BuildError::Unsupported(format!("{mwhat}, field {}: {e}", f.name))
+                    })?;
                 }
                 let renamed = m.cpp_name.clone();
                 methods.push(Method {
@@ -355,15 +363,19 @@ impl Model {
 
 /// A struct used by a wrapped interface must itself be mappable.
 /// Enums need generated C++ types (`enums`): no C++ header type stands for them.
+/// `path` holds the structs being checked, outermost first: a struct met again on it
+/// is recursive, which the bridge refuses (neither cxx shared structs nor C++ values can
+/// hold themselves).
 fn check_reachable(
     schema: &Schema,
     model: &Model,
     inst: &mut Instances,
     ty: &Ty,
     enums: bool,
+    path: &mut Vec<u64>,
 ) -> Result<(), String> {
     match ty {
-        Ty::List(inner) => check_reachable(schema, model, inst, inner, enums),
+        Ty::List(inner) => check_reachable(schema, model, inst, inner, enums, path),
         Ty::Enum(_) if !enums => Err(
             "an enum, which the C++ bridge maps only with generated C++ types \
              (CxxBuilder::generate_types; libmultiprocess maps no enum)"
@@ -372,6 +384,11 @@ fn check_reachable(
         Ty::Struct(id) if !enums && inst.groups.contains(id) => Err(
             "a group, which the C++ bridge maps only with generated C++ types \
              (CxxBuilder::generate_types)"
+                .into(),
+        ),
+        Ty::Struct(id) if path.contains(id) => Err(
+            "a recursive struct (it holds itself, through the fields named before this), which \
+             the C++ bridge does not map yet"
                 .into(),
         ),
         Ty::Struct(id) => {
@@ -388,10 +405,12 @@ fn check_reachable(
                     (s.name.clone(), fields)
                 }
             };
+            path.push(*id);
             for f in &fields {
-                check_reachable(schema, model, inst, &f.ty, enums)
+                check_reachable(schema, model, inst, &f.ty, enums, path)
                     .map_err(|e| format!("struct {name}, field {}: {e}", f.name))?;
             }
+            path.pop();
             Ok(())
         }
         _ => Ok(()),
