@@ -3,6 +3,7 @@
 // the unix socket, checking every answer. Exit code 0 means every check held.
 #include <mphub/cxx/kvstore.h> // generated: kvstore::Store & co., RemoteStoreInit, serve, connectStoreInit
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -108,6 +109,41 @@ public:
         if (it == m_entries.end()) return {{}, "no entry for key " + key};
         return {it->second, ""};
     }
+    std::vector<std::string> select(const kvstore::Query& query) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        std::vector<std::string> out;
+        for (const auto& [key, entry] : m_entries) {
+            bool take = false;
+            switch (query.which) {
+            case kvstore::Query::Which::all: take = true; break;
+            case kvstore::Query::Which::prefix: take = key.rfind(query.prefix, 0) == 0; break;
+            case kvstore::Query::Which::keys:
+                take = std::find(query.keys.begin(), query.keys.end(), key) != query.keys.end();
+                break;
+            case kvstore::Query::Which::kind: take = entry.kind == query.kind; break;
+            }
+            if (take) out.push_back(key);
+        }
+        return out;
+    }
+    kvstore::Stat stat(const std::string& key) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        kvstore::Stat out;
+        out.key = key;
+        auto it = m_entries.find(key);
+        if (it == m_entries.end()) {
+            out.which = kvstore::Stat::Which::missing;
+        } else if (it->second.kind == kvstore::Kind::text) {
+            out.which = kvstore::Stat::Which::size;
+            out.size = it->second.value.size();
+        } else {
+            out.which = kvstore::Stat::Which::entry;
+            out.entry = it->second;
+        }
+        return out;
+    }
     std::uint32_t countKind(kvstore::Kind kind) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -206,6 +242,29 @@ int main()
         check(found.error.empty() && found.value.key == "fruit/pear" && missing.error == "no entry for key fruit/kiwi" &&
                   missing.value.key.empty(),
               "a generic struct bound to a struct as a result");
+        using Which = kvstore::Query::Which;
+        kvstore::Query all;
+        all.which = Which::all;
+        kvstore::Query veg;
+        veg.which = Which::prefix;
+        veg.prefix = "veg/";
+        kvstore::Query some;
+        some.which = Which::keys;
+        some.keys = {"fruit/pear", "nut/b", "none"};
+        kvstore::Query blobs;
+        blobs.which = Which::kind;
+        blobs.kind = Kind::blob;
+        check(store->select(all).size() == 8 && store->select(veg) == std::vector<std::string>{"veg/leek"} &&
+                  store->select(some) == std::vector<std::string>{"fruit/pear", "nut/b"} &&
+                  store->select(blobs) == std::vector<std::string>{"nut/c", "veg/leek"},
+              "a union-only struct as a parameter, each member (Void, Text, List, enum)");
+        const auto missing_stat = store->stat("fruit/kiwi");
+        const auto text_stat = store->stat("fruit/apple");
+        const auto blob_stat = store->stat("veg/leek");
+        check(missing_stat.which == kvstore::Stat::Which::missing && missing_stat.key == "fruit/kiwi" &&
+                  text_stat.which == kvstore::Stat::Which::size && text_stat.size == 5 &&
+                  blob_stat.which == kvstore::Stat::Which::entry && blob_stat.entry.value.size() == 100000,
+              "a union beside a plain field as a result, each member (Void, UInt64, struct)");
         Tag tag;
         check(store->describe(tag) == "a local tag: 8", "a C++ Named of the caller passed to the server, which calls it back");
         check(store->describe(*store) == "demo: 8", "a Store passed where its base Named is expected");

@@ -327,6 +327,9 @@ impl<'a> Gen<'a> {
                     for f in s.fields.iter().filter(|f| !f.skip && !f.is_flag) {
                         self.collect_struct(&f.ty)?;
                     }
+                    for f in Self::union_fields(s) {
+                        self.collect_struct(&f.ty)?;
+                    }
                 }
                 Ok(())
             }
@@ -745,6 +748,39 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
+    /// (expression matched in `to_ffi`, Rust path of the variants) of a struct's union:
+    /// the struct itself for a pure union (a Rust enum), else its `which` field.
+    fn union_rust_paths(
+        &self,
+        st: &StructModel,
+        u: &crate::model::UnionModel,
+    ) -> Result<(&'static str, String), BuildError> {
+        let p = &self.p;
+        Ok(if u.pure {
+            ("v", format!("{p}::{}", st.name))
+        } else {
+            ("v.which", format!("{p}::{}Which", st.name))
+        })
+    }
+
+    /// The values of a struct's union members (`Void` members have none).
+    fn union_fields(s: &StructModel) -> Vec<&Field> {
+        s.union
+            .iter()
+            .flat_map(|u| u.members.iter().filter_map(|m| m.field.as_ref()))
+            .collect()
+    }
+
+    /// The C++ member holding a struct's union discriminant: `which`, or `which_` when
+    /// a plain field already has that name.
+    fn cpp_which(s: &StructModel) -> &'static str {
+        if s.fields.iter().any(|f| f.cpp_member == "which") {
+            "which_"
+        } else {
+            "which"
+        }
+    }
+
     fn struct_fields(s: &StructModel) -> Vec<&Field> {
         s.fields.iter().filter(|f| !f.skip && !f.is_flag).collect()
     }
@@ -1148,7 +1184,7 @@ impl Gen<'_> {
         }
         let st = self.strct(id)?;
         let fields = Self::struct_fields(st);
-        for f in &fields {
+        for f in fields.iter().chain(Self::union_fields(st).iter()) {
             let mut ty = &f.ty;
             while let Ty::List(inner) = ty {
                 ty = inner;
@@ -1202,6 +1238,26 @@ impl Gen<'_> {
             };
             let init = f.cpp_default.as_deref().unwrap_or("");
             writeln!(o, "    {t} {}{{{init}}};", cpp_ident(&f.cpp_member)).ok();
+        }
+        if let Some(u) = &st.union {
+            let which: Vec<String> = u
+                .members
+                .iter()
+                .map(|m| format!("{} = {}", cpp_ident(&m.name), m.discriminant))
+                .collect();
+            writeln!(
+                o,
+                "    //! Which union member is set (the others keep their defaults).\n    enum class Which : std::uint16_t {{ {} }};\n    Which {}{{}};",
+                which.join(", "),
+                Self::cpp_which(st)
+            )
+            .ok();
+            for m in &u.members {
+                if let Some(f) = &m.field {
+                    let t = self.cpp_ty(&f.ty)?;
+                    writeln!(o, "    {t} {}{{}};", cpp_ident(&f.cpp_member)).ok();
+                }
+            }
         }
         if exception {
             let message = fields
@@ -1286,6 +1342,12 @@ impl Gen<'_> {
                 st.name, st.name
             )
             .ok();
+            if st.union.is_some() {
+                writeln!(bridge, "        union_which: u16,").ok();
+            }
+            for f in Self::union_fields(st) {
+                writeln!(bridge, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
+            }
             for f in Self::struct_fields(st) {
                 writeln!(bridge, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
                 if f.has_flag.is_some() {
@@ -1316,14 +1378,53 @@ impl Gen<'_> {
                     writeln!(glue, "    let {} = {conv};", f.snake).ok();
                 }
             }
-            write!(glue, "    ffi::Ffi{} {{ ", st.name).ok();
+            let union_rest = if st.union.is_some() {
+                "..::std::default::Default::default() "
+            } else {
+                ""
+            };
+            let binding = if st.union.is_some() {
+                "let mut r = "
+            } else {
+                ""
+            };
+            write!(glue, "    {binding}ffi::Ffi{} {{ ", st.name).ok();
             for f in &fields {
                 write!(glue, "{}, ", f.snake).ok();
                 if f.has_flag.is_some() {
                     write!(glue, "has_{}, ", f.snake).ok();
                 }
             }
-            writeln!(glue, "}}\n}}\n").ok();
+            if let Some(u) = &st.union {
+                writeln!(glue, "{union_rest}}};").ok();
+                let (scrutinee, path) = self.union_rust_paths(st, u)?;
+                writeln!(glue, "    match {scrutinee} {{").ok();
+                for m in &u.members {
+                    match &m.field {
+                        None => writeln!(
+                            glue,
+                            "        {path}::{} => r.union_which = {},",
+                            m.variant, m.discriminant
+                        ),
+                        Some(f) => {
+                            let conv = if f.generic_param || f.group {
+                                self.rs_to_ffi(&f.ty, "x")?
+                            } else {
+                                self.f_to_ffi(&f.ty, "x")?
+                            };
+                            writeln!(
+                                glue,
+                                "        {path}::{}(x) => {{ r.union_which = {}; r.{} = {conv}; }}",
+                                m.variant, m.discriminant, f.snake
+                            )
+                        }
+                    }
+                    .ok();
+                }
+                writeln!(glue, "    }}\n    r\n}}\n").ok();
+            } else {
+                writeln!(glue, "}}\n}}\n").ok();
+            }
             writeln!(
                 glue,
                 "#[allow(dead_code)]\nfn {}_from_ffi(v: ffi::Ffi{}) -> {} {{",
@@ -1333,7 +1434,45 @@ impl Gen<'_> {
             )
             .ok();
             let ctor = st.generic.as_ref().map_or(&st.name, |g| &g.base_name);
+            let union_match = match &st.union {
+                Some(u) => {
+                    let (_, path) = self.union_rust_paths(st, u)?;
+                    let mut arms = String::new();
+                    for m in &u.members {
+                        match &m.field {
+                            None => write!(arms, "{} => {path}::{}, ", m.discriminant, m.variant),
+                            Some(f) => {
+                                let value = format!("v.{}", f.snake);
+                                let conv = if f.generic_param || f.group {
+                                    self.rs_from_ffi(&f.ty, &value)?
+                                } else {
+                                    self.f_from_ffi(&f.ty, &value)?
+                                };
+                                write!(
+                                    arms,
+                                    "{} => {path}::{}({conv}), ",
+                                    m.discriminant, m.variant
+                                )
+                            }
+                        }
+                        .ok();
+                    }
+                    Some(format!(
+                        "match v.union_which {{ {arms}_ => ::std::default::Default::default() }}"
+                    ))
+                }
+                None => None,
+            };
+            if let (Some(u), Some(m)) = (&st.union, &union_match) {
+                if u.pure {
+                    writeln!(glue, "    {m}\n}}\n").ok();
+                    continue;
+                }
+            }
             write!(glue, "    {p}::{ctor} {{ ").ok();
+            if let Some(m) = &union_match {
+                write!(glue, "which: {m}, ").ok();
+            }
             for f in &fields {
                 let conv = if f.has_flag.is_some() || f.generic_param || f.group {
                     self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?
@@ -2029,6 +2168,21 @@ impl Gen<'_> {
                 .map(|(k, fl)| (member(k, fl), *fl))
                 .collect();
             self.fields_to_ffi(&mut o, &members)?;
+            // A union's members all cross (the unset ones at their defaults), with the
+            // discriminant; the Rust side reads the one `union_which` names.
+            let union: Vec<(String, &Field)> = Self::union_fields(st)
+                .into_iter()
+                .map(|fl| (cpp_ident(&fl.cpp_member), fl))
+                .collect();
+            let which = Self::cpp_which(st);
+            if st.union.is_some() {
+                writeln!(
+                    o,
+                    "    r.union_which = static_cast<std::uint16_t>(v.{which});"
+                )
+                .ok();
+                self.fields_to_ffi(&mut o, &union)?;
+            }
             writeln!(
                 o,
                 "    return r;\n}}\nstatic {t} from_ffi(const Ffi{}& v)\n{{\n    {t} r{{}};",
@@ -2036,6 +2190,14 @@ impl Gen<'_> {
             )
             .ok();
             self.fields_from_ffi(&mut o, &members)?;
+            if st.union.is_some() {
+                writeln!(
+                    o,
+                    "    r.{which} = static_cast<decltype(r.{which})>(v.union_which);"
+                )
+                .ok();
+                self.fields_from_ffi(&mut o, &union)?;
+            }
             writeln!(o, "    return r;\n}}").ok();
         }
         // declared exceptions

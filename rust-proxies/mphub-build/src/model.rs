@@ -71,6 +71,30 @@ pub struct StructModel {
     pub wrap: Option<String>,
     /// For an instance of a generic struct (`Pair(Text, Int64)`): what it binds.
     pub generic: Option<GenericInstance>,
+    /// Its union, if it has one.
+    pub union: Option<UnionModel>,
+}
+
+/// The (anonymous) union of a struct, or a named union's group: a `Which` discriminant
+/// and a member per variant. Rust: an enum (the whole struct when `pure`, else field
+/// `which` of type `<Struct>Which`); C++ (generated types only): `enum class Which` and
+/// one member per non-`Void` variant.
+#[derive(Clone, Debug)]
+pub struct UnionModel {
+    pub pure: bool,
+    pub members: Vec<UnionMember>,
+}
+
+/// One union member.
+#[derive(Clone, Debug)]
+pub struct UnionMember {
+    /// capnp name.
+    pub name: String,
+    pub discriminant: u16,
+    /// Rust variant name, as the Rust emitter names it.
+    pub variant: String,
+    /// The value (`None` for a `Void` member); converted like a plain field.
+    pub field: Option<Field>,
 }
 
 /// One binding of a generic struct's parameters. Instances get small ids (capnp ids
@@ -213,6 +237,7 @@ impl Model {
                         fields: Vec::new(),
                         wrap: rename(s.wrap.as_deref(), &s.capnp_name).or_else(|| s.wrap.clone()),
                         generic: None,
+                        union: None,
                     });
                 } else if let Some(e) = schema.enums.get(&id) {
                     model.enums.push(EnumModel {
@@ -340,6 +365,11 @@ impl Model {
             model.structs.push(s);
         }
         model.generic_bases = inst.bases;
+        for s in &mut model.structs {
+            if let Some(u) = inst.unions.remove(&s.id) {
+                s.union = Some(u);
+            }
+        }
         if generated.is_some() {
             // A declared exception is thrown as the generated type of its struct.
             let names: HashMap<u64, String> = model
@@ -405,8 +435,19 @@ fn check_reachable(
                     (s.name.clone(), fields)
                 }
             };
+            let union: Vec<Field> = inst
+                .unions
+                .get(id)
+                .map(|u| u.members.iter().filter_map(|m| m.field.clone()).collect())
+                .unwrap_or_default();
+            if inst.unions.contains_key(id) && !enums {
+                return Err(format!(
+                    "struct {name} has a union, which the C++ bridge maps only with generated C++ \
+                     types (CxxBuilder::generate_types)"
+                ));
+            }
             path.push(*id);
-            for f in &fields {
+            for f in fields.iter().chain(union.iter()) {
                 check_reachable(schema, model, inst, &f.ty, enums, path)
                     .map_err(|e| format!("struct {name}, field {}: {e}", f.name))?;
             }
@@ -426,6 +467,8 @@ struct Instances {
     bases: HashMap<u64, GenericBase>,
     /// Groups converted so far (their structs are in `structs`, under their own ids).
     groups: Vec<u64>,
+    /// Unions of the structs converted so far, by struct id.
+    unions: HashMap<u64, UnionModel>,
 }
 
 impl Instances {
@@ -460,6 +503,7 @@ impl Instances {
             name,
             fields,
             wrap: None,
+            union: None,
             generic: Some(GenericInstance {
                 base: id,
                 base_name,
@@ -497,6 +541,7 @@ impl Instances {
             fields,
             wrap: None,
             generic: None,
+            union: None,
         });
         Ok(id)
     }
@@ -544,9 +589,9 @@ fn convert_fields(
     args: &[Ty],
 ) -> Result<Vec<Field>, String> {
     let s = schema.strct(id).map_err(|e| e.to_string())?;
-    if s.discriminant_offset.is_some() {
+    if s.discriminant_offset.is_some() && !args.is_empty() {
         return Err(format!(
-            "struct {} has a union (not mapped by the C++ bridge yet)",
+            "struct {} is generic and has a union (not mapped by the C++ bridge yet)",
             s.capnp_name
         ));
     }
@@ -557,8 +602,15 @@ fn convert_fields(
         ));
     }
     let mut out = Vec::new();
-    // The Rust emitter's field names (a namespace per struct, keywords made usable).
+    // The Rust emitter's field names (a namespace per struct, keywords made usable;
+    // `which` is the union's field beside plain ones).
     let mut rust_names = crate::names::Namespace::default();
+    let pure = s.is_pure_union();
+    if s.discriminant_offset.is_some() && !pure {
+        rust_names.claim("which");
+    }
+    let mut variants = crate::names::Namespace::with_reserved(&["Self"]);
+    let mut members = Vec::new();
     for f in &s.fields {
         let claimed = rust_names.claim(&snake(&f.name));
         let ty = match &f.kind {
@@ -595,6 +647,23 @@ fn convert_fields(
             ),
             group: matches!(&f.kind, FieldKind::Group(_)),
         });
+        if let Some(discriminant) = f.discriminant {
+            let member = out.pop().expect("just pushed");
+            members.push(UnionMember {
+                name: f.name.clone(),
+                discriminant,
+                variant: String::new(),
+                field: (member.ty != Ty::Void).then_some(member),
+            });
+        }
+    }
+    if !members.is_empty() {
+        // Variants are named in discriminant order, as the Rust emitter does.
+        members.sort_by_key(|m| m.discriminant);
+        for m in &mut members {
+            m.variant = variants.claim(&crate::names::camel(&m.name));
+        }
+        inst.unions.insert(id, UnionModel { pure, members });
     }
     let names: Vec<String> = out.iter().map(|f| f.name.clone()).collect();
     for i in 0..out.len() {

@@ -58,6 +58,25 @@ struct Maybe(Value) {
     error @1 :Text;
 }
 
+# Unions: kvstore::Query is one and nothing else; kvstore::Stat has one beside a field.
+struct Query {
+    union {
+        all @0 :Void;
+        prefix @1 :Text;
+        keys @2 :List(Text);
+        kind @3 :Kind;
+    }
+}
+
+struct Stat {
+    key @0 :Text;
+    union {
+        missing @1 :Void;
+        size @2 :UInt64;
+        entry @3 :Entry;
+    }
+}
+
 # Anything with a label; a Store is one (extends).
 interface Named $Proxy.wrap("kvstore::Named") {
     destroy @0 (context :Proxy.Context) -> ();
@@ -88,4 +107,8 @@ interface Store extends(Named) $Proxy.wrap("kvstore::Store") {
     putPairs @11 (context :Proxy.Context, pairs :List(Pair(Text, Data))) -> (result :UInt32);
     # The entry, or an error text instead of an exception (a generic bound to a struct).
     tryGet @12 (context :Proxy.Context, key :Text) -> (result :Maybe(Entry));
+    # The keys a query selects, in key order.
+    select @13 (context :Proxy.Context, query :Query) -> (result :List(Text));
+    # Missing, the size of a text entry, or the whole entry of a blob.
+    stat @14 (context :Proxy.Context, key :Text) -> (result :Stat);
 }
