@@ -3,16 +3,33 @@
 
 use std::path::{Path, PathBuf};
 
-fn schema_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("mphub-build-errors-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A folder of schema files, removed when dropped.
+struct SchemaDir(tempfile::TempDir);
+
+impl std::ops::Deref for SchemaDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for SchemaDir {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+fn schema_dir(name: &str, files: &[(&str, &str)]) -> SchemaDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("mphub-build-errors-{name}-"))
+        .tempdir()
+        .expect("a temporary folder");
     for (path, text) in files {
-        let p = dir.join(path);
+        let p = dir.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    dir
+    SchemaDir(dir)
 }
 
 fn generate(dir: &Path, file: &str) -> Result<String, String> {
