@@ -110,34 +110,14 @@ fn plan(target: Target) -> anyhow::Result<Plan> {
     match target {
         Target::Rust => {
             let bin = peers::rust_peer().map_err(anyhow::Error::msg)?;
-            // Not the ones that kill the server or send 72 MiB.
-            let scenarios = [
-                "primitives",
-                "text",
-                "data",
-                "lists",
-                "map",
-                "struct",
-                "optional",
-                "out-params",
-                "in-out",
-                "exceptions",
-                "no-context",
-                "interfaces",
-                "ordering",
-                "parallel",
-                "callback",
-                "callback-outside-call",
-                "recursion",
-                "destroy",
-                "hostile-thread",
-                "hostile-null-context",
-            ];
+            // Every matrix scenario but the ones that kill the server or send 72 MiB.
+            let scenarios = crate::matrix::SCENARIOS
+                .iter()
+                .filter(|s| !matches!(**s, "hostile-oversize" | "killed-mid-call"));
             Ok(Plan {
                 server: bin.clone(),
                 server_args: vec!["serve".into()],
                 seeds: scenarios
-                    .iter()
                     .map(|s| {
                         let args = ["client", "--socket", "{}", "--scenario", s];
                         (bin.clone(), args.iter().map(|a| a.to_string()).collect())

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use capnp_rpc::rpc_twoparty_capnp::Side;
-use capnp_rpc::{twoparty, RpcSystem};
 use mphub::proxy_capnp::thread;
 use mphub_test_peer::server::{Stats, TestInitImpl};
 use mphub_test_peer::test_schema::{TestInitClient, TestInitServer};
@@ -15,6 +13,8 @@ use mphub_test_peer::test_schema::{TestInitClient, TestInitServer};
 mod test_capnp {
     include!(concat!(env!("OUT_DIR"), "/raw/test_capnp.rs"));
 }
+#[path = "common/raw.rs"]
+mod raw;
 
 struct FakeThread;
 impl thread::Server for FakeThread {}
@@ -23,19 +23,7 @@ impl thread::Server for FakeThread {}
 fn raw_connect(path: &std::path::Path) -> test_capnp::test_init::Client {
     let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
     stream.set_nonblocking(true).unwrap();
-    let stream = tokio::net::UnixStream::from_std(stream).unwrap();
-    let (r, w) = stream.into_split();
-    use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
-    let net = twoparty::VatNetwork::new(
-        r.compat(),
-        w.compat_write(),
-        Side::Client,
-        Default::default(),
-    );
-    let mut rpc = RpcSystem::new(Box::new(net), None);
-    let init: test_capnp::test_init::Client = rpc.bootstrap(Side::Server);
-    tokio::task::spawn_local(rpc);
-    init
+    raw::bootstrap(tokio::net::UnixStream::from_std(stream).unwrap())
 }
 
 fn err_text(e: capnp::Error) -> String {

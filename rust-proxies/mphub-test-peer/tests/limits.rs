@@ -15,6 +15,8 @@ use mphub_test_peer::test_schema::{TestInitClient, TestInitServer, TesterClient}
 mod test_capnp {
     include!(concat!(env!("OUT_DIR"), "/raw/test_capnp.rs"));
 }
+#[path = "common/raw.rs"]
+mod raw;
 
 struct Server {
     _rt: mphub::Runtime,
@@ -177,7 +179,6 @@ impl futures::AsyncRead for NeverRead {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_peer_that_never_reads_is_paused_then_disconnected() {
-    use capnp::capability::FromClientHook;
     use capnp_rpc::rpc_twoparty_capnp::Side;
     use capnp_rpc::{twoparty, RpcSystem};
     use tokio_util::compat::TokioAsyncWriteCompatExt;
@@ -206,32 +207,15 @@ async fn a_peer_that_never_reads_is_paused_then_disconnected() {
             let mut rpc = RpcSystem::new(Box::new(net), None);
             let init: test_capnp::test_init::Client = rpc.bootstrap(Side::Server);
             tokio::task::spawn_local(rpc);
-            let tester = init.make_tester_request().send().pipeline.get_result();
-            let tester = capnp::capability::Client::new(tester.into_client_hook());
+            let tester = raw::tester(&init);
             // Forty 512 KiB echoes (without a Context they run on the connection's
             // implicit thread): 20 MiB of replies nobody reads.
             let mut pending = Vec::new();
             for _ in 0..40 {
-                let mut req = tester
-                    .new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
-                        <test_capnp::tester::Client as capnp::traits::HasTypeId>::TYPE_ID,
-                        4,
-                        None,
-                    );
-                mphub::wire::build_struct(
-                    req.get(),
-                    mphub::wire::StructSize {
-                        data: 0,
-                        pointers: 2,
-                    },
-                    |mut params| {
-                        params
-                            .pointer(1)
-                            .initn_as::<capnp::data::Builder<'_>>(512 * 1024);
-                        Ok(())
-                    },
-                )
-                .unwrap();
+                // Tester.passData is @4.
+                let req = raw::tester_call(&tester, 4, |arg| {
+                    arg.initn_as::<capnp::data::Builder<'_>>(512 * 1024);
+                });
                 pending.push(req.send().promise);
             }
             // Another client is served meanwhile.

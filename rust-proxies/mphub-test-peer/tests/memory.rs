@@ -15,6 +15,8 @@ use mphub_test_peer::test_schema::TestInitClient;
 mod test_capnp {
     include!(concat!(env!("OUT_DIR"), "/raw/test_capnp.rs"));
 }
+#[path = "common/raw.rs"]
+mod raw;
 
 /// Growth of the server's resident set the tests tolerate (the bound the fuzz harness
 /// uses too).
@@ -128,46 +130,15 @@ async fn send_zero_size_lists(
     copies: usize,
     elements: u32,
 ) -> Vec<Result<(), String>> {
-    use capnp::capability::FromClientHook;
-    use capnp_rpc::rpc_twoparty_capnp::Side;
-    use capnp_rpc::{twoparty, RpcSystem};
-    use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
     let stream = tokio::net::UnixStream::connect(path).await.unwrap();
-    let (r, w) = stream.into_split();
-    let net = twoparty::VatNetwork::new(
-        r.compat(),
-        w.compat_write(),
-        Side::Client,
-        Default::default(),
-    );
-    let mut rpc = RpcSystem::new(Box::new(net), None);
-    let init: test_capnp::test_init::Client = rpc.bootstrap(Side::Server);
-    tokio::task::spawn_local(rpc);
-    let tester = init.make_tester_request().send().pipeline.get_result();
-    let tester = tester.into_client_hook();
-    let tester = capnp::capability::Client::new(tester);
+    let init = raw::bootstrap(stream);
+    let tester = raw::tester(&init);
     let mut replies = Vec::new();
     for _ in 0..copies {
-        // Tester.passMap is @9; its params hold `context` and `arg` (two pointers).
-        let mut req = tester.new_call::<capnp::any_pointer::Owned, capnp::any_pointer::Owned>(
-            <test_capnp::tester::Client as capnp::traits::HasTypeId>::TYPE_ID,
-            9,
-            None,
-        );
-        mphub::wire::build_struct(
-            req.get(),
-            mphub::wire::StructSize {
-                data: 0,
-                pointers: 2,
-            },
-            |mut params| {
-                params
-                    .pointer(1)
-                    .initn_as::<capnp::primitive_list::Builder<'_, ()>>(elements);
-                Ok(())
-            },
-        )
-        .unwrap();
+        // Tester.passMap is @9; its `arg` is read as a `List(Pair)`.
+        let req = raw::tester_call(&tester, 9, |arg| {
+            arg.initn_as::<capnp::primitive_list::Builder<'_, ()>>(elements);
+        });
         replies.push(req.send().promise);
     }
     let mut out = Vec::new();
