@@ -36,7 +36,7 @@ fn run() -> Result<(), BoxError> {
     let mphub_cxx_include = PathBuf::from(std::env::var("DEP_MPHUB_CXX_INCLUDE")?);
     let regtest_h = include_dirs[0].join("mphub/core/regtest.rs.h");
     let regtest_cc = out.join("regtest.rs.cc");
-    cxx_gen_pair(Path::new("src/regtest.rs"), &regtest_h, &regtest_cc)?;
+    mphub_cxx_build::cxx_gen_pair(Path::new("src/regtest.rs"), &regtest_h, &regtest_cc)?;
     let mut build = cc::Build::new();
     build
         .cpp(true)
@@ -57,21 +57,9 @@ fn run() -> Result<(), BoxError> {
         .nth(3)
         .ok_or("unexpected OUT_DIR layout")?
         .join("mphub-cxx-core/include/mphub/core/regtest.rs.h");
-    std::fs::copy(&regtest_h, package_include)?;
+    mphub_cxx_build::write_if_changed(&package_include, &std::fs::read(&regtest_h)?)?;
     for p in ["src/node.cpp", "src/regtest.rs", "include"] {
         println!("cargo:rerun-if-changed={p}");
     }
-    Ok(())
-}
-
-fn cxx_gen_pair(rust_file: &Path, header: &Path, source: &Path) -> Result<(), BoxError> {
-    let text = std::fs::read_to_string(rust_file)?;
-    let tokens: proc_macro2::TokenStream = text
-        .parse()
-        .map_err(|e| format!("{}: {e}", rust_file.display()))?;
-    let code = cxx_gen::generate_header_and_cc(tokens, &cxx_gen::Opt::default())
-        .map_err(|e| format!("cxx-gen on {}: {e}", rust_file.display()))?;
-    std::fs::write(header, code.header)?;
-    std::fs::write(source, code.implementation)?;
     Ok(())
 }

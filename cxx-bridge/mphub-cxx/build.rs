@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use mphub_cxx_build::{copy_tree, cxx_gen_pair, write_if_changed};
+
 type BoxError = Box<dyn std::error::Error>;
 
 fn main() {
@@ -15,30 +17,6 @@ fn main() {
         eprintln!("mphub-cxx build failed: {e}");
         std::process::exit(1);
     }
-}
-
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), BoxError> {
-    if std::fs::read(path).ok().as_deref() == Some(bytes) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, bytes)?;
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), BoxError> {
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            write_if_changed(&target, &std::fs::read(entry.path())?)?;
-        }
-    }
-    Ok(())
 }
 
 fn run() -> Result<(), BoxError> {
@@ -52,16 +30,12 @@ fn run() -> Result<(), BoxError> {
     copy_tree(&manifest.join("include"), &include)?;
     write_if_changed(&include.join("rust/cxx.h"), cxx_gen::HEADER.as_bytes())?;
 
-    let core_rs = manifest.join("src/core.rs");
-    let text = std::fs::read_to_string(&core_rs)?;
-    let tokens: proc_macro2::TokenStream = text
-        .parse()
-        .map_err(|e| format!("{}: {e}", core_rs.display()))?;
-    let code = cxx_gen::generate_header_and_cc(tokens, &cxx_gen::Opt::default())
-        .map_err(|e| format!("cxx-gen on {}: {e}", core_rs.display()))?;
-    write_if_changed(&include.join("mphub/cxx/detail/core.rs.h"), &code.header)?;
     let core_cc = out.join("core.rs.cc");
-    write_if_changed(&core_cc, &code.implementation)?;
+    cxx_gen_pair(
+        &manifest.join("src/core.rs"),
+        &include.join("mphub/cxx/detail/core.rs.h"),
+        &core_cc,
+    )?;
 
     cc::Build::new()
         .cpp(true)
@@ -114,5 +88,6 @@ fn export_cmake_package(manifest: &Path, out: &Path) -> Result<(), BoxError> {
         source = source_dir.display(),
         target = target_dir.display(),
     );
-    write_if_changed(&dir.join("mphub-cxxConfig.cmake"), config.as_bytes())
+    write_if_changed(&dir.join("mphub-cxxConfig.cmake"), config.as_bytes())?;
+    Ok(())
 }

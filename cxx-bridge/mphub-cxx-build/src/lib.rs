@@ -367,8 +367,10 @@ fn cmake_config(name: &str, include: &Path, lib: &Path) -> String {
     )
 }
 
-/// cxx-gen: the C++ header and source of the `#[cxx::bridge]` in `rust_file`.
-fn cxx_gen_pair(rust_file: &Path, header: &Path, source: &Path) -> Result<(), Error> {
+/// Runs cxx-gen on the `#[cxx::bridge]` module in `rust_file` and writes its C++
+/// `header` and `source` (only when they changed, so C++ is not rebuilt needlessly).
+/// For hand-written bridges next to the generated bindings (mphub-cxx's own, a facade).
+pub fn cxx_gen_pair(rust_file: &Path, header: &Path, source: &Path) -> Result<(), Error> {
     let text = std::fs::read_to_string(rust_file).map_err(|e| io(rust_file, "reading", e))?;
     let tokens: proc_macro2::TokenStream = text.parse().map_err(|e| Error::CxxGen {
         file: rust_file.to_path_buf(),
@@ -391,7 +393,8 @@ fn io(path: &Path, what: &str, source: std::io::Error) -> Error {
     }
 }
 
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Writes `bytes` to `path` (creating its folder) unless it already holds them.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if std::fs::read(path).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
@@ -406,7 +409,9 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<(), Error> {
     write_if_changed(to, &bytes)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
+/// Copies the folder `from` into `to`, rewriting only files that changed (for headers
+/// exported into a package).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     for entry in std::fs::read_dir(from).map_err(|e| io(from, "reading", e))? {
         let entry = entry.map_err(|e| io(from, "reading", e))?;
         let target = to.join(entry.file_name());
