@@ -144,6 +144,11 @@ public:
         }
         return out;
     }
+    std::uint32_t count(const kvstore::Nothing&, kvstore::Nothing&) override
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return static_cast<std::uint32_t>(m_entries.size());
+    }
     std::uint32_t countKind(kvstore::Kind kind) override
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -265,6 +270,8 @@ int main()
                   text_stat.which == kvstore::Stat::Which::size && text_stat.size == 5 &&
                   blob_stat.which == kvstore::Stat::Which::entry && blob_stat.entry.value.size() == 100000,
               "a union beside a plain field as a result, each member (Void, UInt64, struct)");
+        kvstore::Nothing nothing;
+        check(store->count(kvstore::Nothing{}, nothing) == 8, "an empty struct as a parameter and an output");
         Tag tag;
         check(store->describe(tag) == "a local tag: 8", "a C++ Named of the caller passed to the server, which calls it back");
         check(store->describe(*store) == "demo: 8", "a Store passed where its base Named is expected");

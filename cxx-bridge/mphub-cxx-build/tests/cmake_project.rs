@@ -109,7 +109,7 @@ fn cmake_project_with_its_own_schema_and_generated_types() {
         "{out}"
     );
     let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    assert_eq!(passed, 27, "expected 27 passed checks:\n{out}");
+    assert_eq!(passed, 28, "expected 28 passed checks:\n{out}");
 
     // The same run under valgrind: client and server round trips in one process, so
     // both sides of the generated bridge are checked for leaks and invalid accesses.

@@ -763,6 +763,11 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// Nothing of the struct crosses (an empty struct, or only skipped fields).
+    fn ffi_is_empty(st: &StructModel) -> bool {
+        st.union.is_none() && Self::struct_fields(st).is_empty()
+    }
+
     /// The values of a struct's union members (`Void` members have none).
     fn union_fields(s: &StructModel) -> Vec<&Field> {
         s.union
@@ -1354,6 +1359,13 @@ impl Gen<'_> {
                     writeln!(bridge, "        has_{}: bool,", f.snake).ok();
                 }
             }
+            if Self::ffi_is_empty(st) {
+                writeln!(
+                    bridge,
+                    "        /// cxx has no empty shared structs.\n        empty_: u8,"
+                )
+                .ok();
+            }
             writeln!(bridge, "    }}").ok();
             // conversions
             let fields = Self::struct_fields(st);
@@ -1389,6 +1401,9 @@ impl Gen<'_> {
                 ""
             };
             write!(glue, "    {binding}ffi::Ffi{} {{ ", st.name).ok();
+            if Self::ffi_is_empty(st) {
+                write!(glue, "empty_: 0, ").ok();
+            }
             for f in &fields {
                 write!(glue, "{}, ", f.snake).ok();
                 if f.has_flag.is_some() {

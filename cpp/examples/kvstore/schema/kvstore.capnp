@@ -77,6 +77,9 @@ struct Stat {
     }
 }
 
+# An empty struct (cxx has no empty shared structs: the bridge pads it).
+struct Nothing {}
+
 # Anything with a label; a Store is one (extends).
 interface Named $Proxy.wrap("kvstore::Named") {
     destroy @0 (context :Proxy.Context) -> ();
@@ -111,4 +114,6 @@ interface Store extends(Named) $Proxy.wrap("kvstore::Store") {
     select @13 (context :Proxy.Context, query :Query) -> (result :List(Text));
     # Missing, the size of a text entry, or the whole entry of a blob.
     stat @14 (context :Proxy.Context, key :Text) -> (result :Stat);
+    # Takes and returns an empty struct; the result is the number of entries.
+    count @15 (context :Proxy.Context, nothing :Nothing) -> (result :UInt32, echoed :Nothing);
 }
