@@ -202,6 +202,8 @@ struct Gen<'a> {
     used_structs: BTreeSet<u64>,
     /// Exception structs: (struct id, C++ exception type).
     declared: Vec<(u64, String)>,
+    /// Text exceptions: (type named by `$Proxy.exception`, C++ type thrown).
+    declared_text: Vec<(String, String)>,
     /// `::ns::ffi::stem`
     f: String,
     p: String,
@@ -369,9 +371,13 @@ impl<'a> Gen<'a> {
             Ty::Bool => "bool".into(),
             Ty::Int(t) | Ty::Float(t) => (*t).into(),
             Ty::Enum(_) => "u16".into(),
-            Ty::Text | Ty::Data => "Vec<u8>".into(),
+            Ty::Text | Ty::Data | Ty::AnyPointer => "Vec<u8>".into(),
+            // One element (which may hold a null capability); cxx has no Box in Vec.
+            Ty::Interface(id) => format!("Vec<{m}FfiCap{}>", self.iface(*id)?.name),
             Ty::List(inner) => match &**inner {
-                Ty::Text | Ty::Data => format!("Vec<{m}FfiBytes>"),
+                Ty::Void => "u64".into(),
+                Ty::Text | Ty::Data | Ty::AnyPointer => format!("Vec<{m}FfiBytes>"),
+                Ty::Interface(id) => format!("Vec<{m}FfiCap{}>", self.iface(*id)?.name),
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Enum(_) | Ty::Struct(_) => {
                     format!("Vec<{}>", self.ffi_ty(inner, m)?)
                 }
@@ -422,6 +428,9 @@ impl<'a> Gen<'a> {
                 }
             }
             Ty::Enum(id) => format!("{p}::{}", self.enm(*id)?.name),
+            Ty::Void => "()".into(),
+            Ty::AnyPointer => "::mphub::wire::AnyValue".into(),
+            Ty::Interface(id) => format!("::mphub::Cap<{p}::{}Client>", self.iface(*id)?.name),
             other => return Err(BuildError::Unsupported(format!("C++ bridge: {other:?}"))),
         })
     }
@@ -431,9 +440,20 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
             Ty::Text => format!("({e}).into_bytes()"),
+            Ty::AnyPointer => format!("({e}).as_message_bytes().to_vec()"),
+            Ty::Interface(id) => {
+                let n = &self.iface(*id)?.name;
+                format!("vec![ffi::FfiCap{n} {{ cap: Box::new({n}Cap({e})) }}]")
+            }
             Ty::Enum(_) => format!("::mphub::wire::Enum::ordinal({e})"),
             Ty::List(inner) => match &**inner {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                Ty::Void => format!("({e}).len() as u64"),
+                Ty::AnyPointer => format!("({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x.as_message_bytes().to_vec() }}).collect::<Vec<_>>()"),
+                Ty::Interface(id) => {
+                    let n = &self.iface(*id)?.name;
+                    format!("({e}).into_iter().map(|x| ffi::FfiCap{n} {{ cap: Box::new({n}Cap(x)) }}).collect::<Vec<_>>()")
+                }
                 Ty::Enum(_) => format!(
                     "({e}).into_iter().map(::mphub::wire::Enum::ordinal).collect::<Vec<_>>()"
                 ),
@@ -465,12 +485,20 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
             Ty::Text => format!("::mphub::Text::from_bytes({e})"),
+            Ty::AnyPointer => format!("::mphub::wire::AnyValue::from_message_bytes({e})"),
+            Ty::Interface(_) => format!(
+                "({e}).into_iter().next().map(|x| (*x.cap).0).unwrap_or_default()"
+            ),
             Ty::Enum(_) => format!(
                 "<{} as ::mphub::wire::Enum>::from_ordinal({e})",
                 self.api_ty(ty)?
             ),
             Ty::List(inner) => match &**inner {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
+                // Zero-sized elements: no allocation, whatever the count.
+                Ty::Void => format!("vec![(); ({e}) as usize]"),
+                Ty::AnyPointer => format!("({e}).into_iter().map(|x| ::mphub::wire::AnyValue::from_message_bytes(x.data)).collect::<Vec<_>>()"),
+                Ty::Interface(_) => format!("({e}).into_iter().map(|x| (*x.cap).0).collect::<Vec<_>>()"),
                 Ty::Enum(_) => format!(
                     "({e}).into_iter().map(<{} as ::mphub::wire::Enum>::from_ordinal).collect::<Vec<_>>()",
                     self.api_ty(inner)?
@@ -520,6 +548,59 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// A struct field that can be null on both sides: `Option<T>` in Rust,
+    /// `std::optional<T>` (or `mphub::cxx::Boxed<T>`) in generated C++ types, and at the
+    /// boundary a list of zero or one value (which also lets a struct hold itself).
+    fn nullable(f: &Field) -> bool {
+        matches!(f.ty, Ty::Struct(_)) && !f.generic_param && !f.group && f.has_flag.is_none()
+    }
+
+    /// Bridge type of a struct field.
+    fn ffi_field_ty(&self, f: &Field, m: &str) -> Result<String, BuildError> {
+        let t = self.ffi_ty(&f.ty, m)?;
+        Ok(if Self::nullable(f) {
+            format!("Vec<{t}>")
+        } else {
+            t
+        })
+    }
+
+    /// Rust expression: a struct field's API value → its ffi value.
+    fn field_to_ffi(&self, f: &Field, e: &str) -> Result<String, BuildError> {
+        if Self::nullable(f) {
+            let x = if f.boxed { "*x" } else { "x" };
+            return Ok(format!(
+                "({e}).into_iter().map(|x| {}).collect::<Vec<_>>()",
+                self.rs_to_ffi(&f.ty, x)?
+            ));
+        }
+        if f.generic_param || f.group {
+            self.rs_to_ffi(&f.ty, e)
+        } else {
+            self.f_to_ffi(&f.ty, e)
+        }
+    }
+
+    /// Rust expression: a struct field's ffi value → its API value.
+    fn field_from_ffi(&self, f: &Field, e: &str) -> Result<String, BuildError> {
+        if Self::nullable(f) {
+            let boxed = if f.boxed {
+                ".map(::std::boxed::Box::new)"
+            } else {
+                ""
+            };
+            return Ok(format!(
+                "({e}).into_iter().next().map(|x| {}){boxed}",
+                self.rs_from_ffi(&f.ty, "x")?
+            ));
+        }
+        if f.has_flag.is_some() || f.generic_param || f.group {
+            self.rs_from_ffi(&f.ty, e)
+        } else {
+            self.f_from_ffi(&f.ty, e)
+        }
+    }
+
     /// Rust expression: ffi argument (slices for Text/Data) → owned API value.
     fn rs_from_ffi_arg(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         Ok(match ty {
@@ -558,6 +639,18 @@ impl<'a> Gen<'a> {
             Ty::Float(t) => if *t == "f32" { "float" } else { "double" }.into(),
             Ty::Text => "std::string".into(),
             Ty::Data => "std::vector<unsigned char>".into(),
+            Ty::Void => "std::monostate".into(),
+            Ty::AnyPointer => "::mphub::cxx::AnyValue".into(),
+            Ty::Interface(id) => {
+                let i = self.iface(*id)?;
+                if Self::is_callback(i) {
+                    return Err(BuildError::Unsupported(format!(
+                        "C++ bridge: callback interface {} inside a struct or list",
+                        i.name
+                    )));
+                }
+                format!("std::shared_ptr<{}>", cpp_qualified(&i.wrap))
+            }
             Ty::Enum(id) => self.cpp_enum(*id)?,
             Ty::List(inner) => format!("std::vector<{}>", self.cpp_ty(inner)?),
             Ty::Struct(id)
@@ -616,9 +709,18 @@ impl<'a> Gen<'a> {
         Ok(match ty {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => self.cpp_ty(ty)?,
             Ty::Enum(_) => "std::uint16_t".into(),
-            Ty::Text | Ty::Data => "::rust::Vec<std::uint8_t>".into(),
+            Ty::Text | Ty::Data | Ty::AnyPointer => "::rust::Vec<std::uint8_t>".into(),
+            Ty::Interface(id) => {
+                format!("::rust::Vec<{}::FfiCap{}>", self.f, self.iface(*id)?.name)
+            }
             Ty::List(inner) => match &**inner {
-                Ty::Text | Ty::Data => format!("::rust::Vec<{}::FfiBytes>", self.f),
+                Ty::Void => "std::uint64_t".into(),
+                Ty::Text | Ty::Data | Ty::AnyPointer => {
+                    format!("::rust::Vec<{}::FfiBytes>", self.f)
+                }
+                Ty::Interface(id) => {
+                    format!("::rust::Vec<{}::FfiCap{}>", self.f, self.iface(*id)?.name)
+                }
                 Ty::List(element) => {
                     format!(
                         "::rust::Vec<{}::FfiList{}>",
@@ -646,8 +748,20 @@ impl<'a> Gen<'a> {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
             Ty::Enum(_) => format!("static_cast<std::uint16_t>({e})"),
             Ty::Text | Ty::Data => format!("::mphub::cxx::detail::to_rust_bytes({e})"),
+            Ty::AnyPointer => format!("::mphub::cxx::detail::to_rust_bytes(({e}).message)"),
+            Ty::Interface(id) => {
+                let n = &self.iface(*id)?.name;
+                format!(
+                    "[&] {{ ::rust::Vec<{f}::FfiCap{n}> cap; cap.push_back({f}::FfiCap{n}{{{f}::{}_cap_from_shared({e})}}); return cap; }}()",
+                    snake(n),
+                    f = self.f
+                )
+            }
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_rust_vec({e})")
+            }
+            Ty::List(inner) if **inner == Ty::Void => {
+                format!("static_cast<std::uint64_t>(({e}).size())")
             }
             Ty::List(inner) => {
                 let d = Self::depth(ty);
@@ -658,6 +772,16 @@ impl<'a> Gen<'a> {
                         Ty::Text | Ty::Data => format!(
                             "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x{d})}}",
                             self.f
+                        ),
+                        Ty::AnyPointer => format!(
+                            "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x{d}.message)}}",
+                            self.f
+                        ),
+                        Ty::Interface(id) => format!(
+                            "{f}::FfiCap{n}{{{f}::{}_cap_from_shared(x{d})}}",
+                            snake(&self.iface(*id)?.name),
+                            f = self.f,
+                            n = self.iface(*id)?.name
                         ),
                         Ty::List(element) => format!(
                             "{}::FfiList{}{{{}}}",
@@ -688,8 +812,20 @@ impl<'a> Gen<'a> {
             Ty::Enum(_) => format!("static_cast<{}>({e})", self.cpp_ty(ty)?),
             Ty::Text => format!("::mphub::cxx::detail::to_std_string({e})"),
             Ty::Data => format!("::mphub::cxx::detail::to_std_bytes({e})"),
+            Ty::AnyPointer => {
+                format!("::mphub::cxx::AnyValue{{::mphub::cxx::detail::to_std_bytes({e})}}")
+            }
+            Ty::Interface(id) => format!(
+                "(({e}).empty() ? nullptr : {}::{}_shared_from_cap(*({e})[0].cap))",
+                self.f,
+                snake(&self.iface(*id)?.name)
+            ),
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_std_vector({e})")
+            }
+            Ty::List(inner) if **inner == Ty::Void => {
+                // At most the traversal limit's worth (Cap'n Proto charges void elements).
+                format!("std::vector<std::monostate>(static_cast<std::size_t>({e}))")
             }
             Ty::List(inner) => {
                 let d = Self::depth(ty);
@@ -697,7 +833,14 @@ impl<'a> Gen<'a> {
                     "[&] {{ {} list{d}; list{d}.reserve({e}.size()); for (const auto& x{d} : {e}) list{d}.push_back({}); return list{d}; }}()",
                     self.cpp_ty(ty)?,
                     match &**inner {
-                        Ty::Text | Ty::Data => self.cpp_from_ffi(inner, &format!("x{d}.data"))?,
+                        Ty::Text | Ty::Data | Ty::AnyPointer => {
+                            self.cpp_from_ffi(inner, &format!("x{d}.data"))?
+                        }
+                        Ty::Interface(id) => format!(
+                            "{}::{}_shared_from_cap(*x{d}.cap)",
+                            self.f,
+                            snake(&self.iface(*id)?.name)
+                        ),
                         Ty::List(_) => self.cpp_from_ffi(inner, &format!("x{d}.items"))?,
                         _ => self.cpp_from_ffi(inner, &format!("x{d}"))?,
                     }
@@ -715,7 +858,20 @@ impl<'a> Gen<'a> {
         members: &[(String, &Field)],
     ) -> Result<(), BuildError> {
         for (mem, fl) in members {
-            if fl.has_flag.is_some() {
+            if Self::nullable(fl) {
+                let generated = self.o.generated_types.is_some();
+                let val = if generated {
+                    self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?
+                } else {
+                    self.cpp_to_ffi(&fl.ty, &format!("v.{mem}"))?
+                };
+                let guard = if generated {
+                    format!("if (v.{mem}) ")
+                } else {
+                    String::new()
+                };
+                writeln!(o, "    {guard}r.{}.push_back({val});", fl.snake).ok();
+            } else if fl.has_flag.is_some() {
                 let val = self.cpp_to_ffi(&fl.ty, &format!("(*v.{mem})"))?;
                 writeln!(
                     o,
@@ -738,6 +894,11 @@ impl<'a> Gen<'a> {
         members: &[(String, &Field)],
     ) -> Result<(), BuildError> {
         for (mem, fl) in members {
+            if Self::nullable(fl) {
+                let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}[0]", fl.snake))?;
+                writeln!(o, "    if (!v.{}.empty()) r.{mem} = {val};", fl.snake).ok();
+                continue;
+            }
             let val = self.cpp_from_ffi(&fl.ty, &format!("v.{}", fl.snake))?;
             if fl.has_flag.is_some() {
                 writeln!(o, "    if (v.has_{}) r.{mem} = {val};", fl.snake).ok();
@@ -756,10 +917,11 @@ impl<'a> Gen<'a> {
         u: &crate::model::UnionModel,
     ) -> Result<(&'static str, String), BuildError> {
         let p = &self.p;
+        let name = st.generic.as_ref().map_or(&st.name, |g| &g.base_name);
         Ok(if u.pure {
-            ("v", format!("{p}::{}", st.name))
+            ("v", format!("{p}::{name}"))
         } else {
-            ("v.which", format!("{p}::{}Which", st.name))
+            ("v.which", format!("{p}::{name}Which"))
         })
     }
 
@@ -801,8 +963,21 @@ impl<'a> Gen<'a> {
         out
     }
 
+    /// A param and a result of one name and type: one `T&` in C++. (Same name, other
+    /// types, as `FindParam`/`FindResult`: a `const` param and an out-param `nameOut`.)
     fn in_out(m: &Method, name: &str) -> bool {
-        outputs(m).iter().any(|r| r.name == name)
+        let param = visible_params(m).into_iter().find(|p| p.name == name);
+        let result = outputs(m).into_iter().find(|r| r.name == name);
+        matches!((param, result), (Some(p), Some(r)) if p.ty == r.ty)
+    }
+
+    /// The C++ out-parameter of result `r`.
+    fn cpp_out_name(m: &Method, r: &Field) -> String {
+        if !Self::in_out(m, &r.name) && visible_params(m).iter().any(|p| p.name == r.name) {
+            cpp_ident(&format!("{}Out", r.name))
+        } else {
+            cpp_ident(&r.name)
+        }
     }
 
     /// The C++ signature of a method: (return type, [(param type, param name)]).
@@ -838,7 +1013,7 @@ impl<'a> Gen<'a> {
         }
         let mut ret = "void".to_string();
         for r in outputs(m) {
-            if visible_params(m).iter().any(|p| p.name == r.name) {
+            if Self::in_out(m, &r.name) {
                 continue; // in/out: already a reference param
             }
             if r.name == "result" {
@@ -871,7 +1046,7 @@ impl<'a> Gen<'a> {
             } else {
                 format!("{}&", self.cpp_ty(&r.ty)?)
             };
-            args.push((t, cpp_ident(&r.name)));
+            args.push((t, Self::cpp_out_name(m, r)));
         }
         Ok((ret, args))
     }
@@ -897,6 +1072,7 @@ pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
         ifaces: model.interfaces.iter().map(|i| (i.id, i)).collect(),
         used_structs: BTreeSet::new(),
         declared: Vec::new(),
+        declared_text: Vec::new(),
         f: format!("::{ns}::ffi::{}", o.stem),
         p: o.proxies.clone(),
         s: o.support.clone(),
@@ -914,15 +1090,26 @@ pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
                 g.collect_struct(&f.ty)?;
             }
             for e in exceptions(m) {
-                let Ty::Struct(id) = e.ty else {
-                    return Err(BuildError::Unsupported(format!(
-                        "C++ bridge: {}.{}: $Proxy.exception on a non-struct field",
-                        i.name, m.name
-                    )));
-                };
                 let t = e.exception.clone().unwrap_or_default();
-                if !g.declared.iter().any(|(d, _)| *d == id) {
-                    g.declared.push((id, t));
+                match e.ty {
+                    Ty::Struct(id) => {
+                        if !g.declared.iter().any(|(d, _)| *d == id) {
+                            g.declared.push((id, t));
+                        }
+                    }
+                    Ty::Text => {
+                        if !g.declared_text.iter().any(|(d, _)| *d == t) {
+                            let cpp = text_exception_type(&t, o);
+                            g.declared_text.push((t, cpp));
+                        }
+                    }
+                    _ => {
+                        return Err(BuildError::Unsupported(format!(
+                            "C++ bridge: {}.{}, field {}: $Proxy.exception on a field that is \
+                             neither a struct nor Text",
+                            i.name, m.name, e.name
+                        )))
+                    }
                 }
             }
         }
@@ -945,6 +1132,28 @@ pub fn emit(model: &Model, o: &CxxOptions) -> Result<CxxCode, BuildError> {
 }
 
 /// Splits `a::b::C` into (`a::b`, `C`).
+/// The C++ type a Text `$Proxy.exception("T")` is thrown as: `std::runtime_error` for
+/// `std::exception` (what libmultiprocess's client throws), other `std::` types as
+/// named, and with generated types a generated `std::runtime_error` subclass (moved to
+/// the types namespace when one is configured).
+fn text_exception_type(annotation: &str, o: &CxxOptions) -> String {
+    let name = annotation.trim_start_matches("::");
+    if name == "std::exception" {
+        return "std::runtime_error".into();
+    }
+    if name.starts_with("std::") {
+        return name.into();
+    }
+    match o
+        .generated_types
+        .as_ref()
+        .and_then(|g| g.namespace.as_ref())
+    {
+        Some(ns) => format!("{}::{}", ns, split_qualified(name).1),
+        None => name.into(),
+    }
+}
+
 fn split_qualified(name: &str) -> (&str, &str) {
     let name = name.trim_start_matches("::");
     match name.rsplit_once("::") {
@@ -973,7 +1182,7 @@ impl Gen<'_> {
     /// libmultiprocess's rules give (the same ones `RemoteX` overrides).
     fn types_header(&self) -> Result<String, BuildError> {
         let mut o = String::new();
-        writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n//\n// C++ types of schema `{}`: the interfaces and structs its `$Proxy.wrap` names\n// (or capnp names) stand for, generated because no C++ header declares them.\n#pragma once\n\n#include <cstdint>\n#include <exception>\n#include <functional>\n#include <memory>\n#include <optional>\n#include <string>\n#include <utility>\n#include <vector>\n", self.o.stem).ok();
+        writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n//\n// C++ types of schema `{}`: the interfaces and structs its `$Proxy.wrap` names\n// (or capnp names) stand for, generated because no C++ header declares them.\n#pragma once\n\n#include <cstdint>\n#include <exception>\n#include <functional>\n#include <memory>\n#include <optional>\n#include <stdexcept>\n#include <string>\n#include <utility>\n#include <variant>\n#include <vector>\n\n#include <mphub/cxx/common.h>\n", self.o.stem).ok();
         // Forward declarations, so classes and structs can name each other; one block
         // per namespace.
         let mut forward: Vec<(String, Vec<String>)> = Vec::new();
@@ -1033,6 +1242,17 @@ impl Gen<'_> {
             close_ns(&mut o, ns);
         }
         writeln!(o).ok();
+        // Text exceptions without a C++ type of their own.
+        for (_, cpp) in self
+            .declared_text
+            .iter()
+            .filter(|(_, c)| !c.starts_with("std::"))
+        {
+            let (ns, name) = split_qualified(cpp);
+            open_ns(&mut o, ns);
+            writeln!(o, "//! Declared exception (`$Proxy.exception` on a Text field): the text is what().\nstruct {name} : std::runtime_error\n{{\n    using std::runtime_error::runtime_error;\n}};").ok();
+            close_ns(&mut o, ns);
+        }
         // Structs, each after the structs its members hold by value.
         let mut done = BTreeSet::new();
         for id in &self.used_structs {
@@ -1128,16 +1348,30 @@ impl Gen<'_> {
             self.template_head(base)?
         )
         .ok();
+        let mut members = Vec::new();
         for f in b.fields.iter().filter(|f| !f.skip && !f.is_flag) {
-            let t = self.cpp_template_ty(&f.ty, &b.params)?;
-            let t = if f.has_flag.is_some() {
-                format!("std::optional<{t}>")
-            } else {
-                t
-            };
+            let t = self.cpp_member_ty(f, Some(&b.params))?;
             let init = f.cpp_default.as_deref().unwrap_or("");
-            writeln!(o, "    {t} {}{{{init}}};", cpp_ident(&f.cpp_member)).ok();
+            let m = cpp_ident(&f.cpp_member);
+            writeln!(o, "    {t} {m}{{{init}}};").ok();
+            members.push(m);
         }
+        if let Some(u) = &b.union {
+            let which = if b.fields.iter().any(|f| f.cpp_member == "which") {
+                "which_"
+            } else {
+                "which"
+            };
+            self.cpp_union_members(o, u, which, Some(&b.params))?;
+            members.push(which.to_string());
+            members.extend(
+                u.members
+                    .iter()
+                    .filter_map(|m| m.field.as_ref())
+                    .map(|f| cpp_ident(&f.cpp_member)),
+            );
+        }
+        Self::cpp_equality(o, name, &members);
         writeln!(o, "}};").ok();
         close_ns(o, ns);
         writeln!(o).ok();
@@ -1169,6 +1403,63 @@ impl Gen<'_> {
             }
             other => self.cpp_ty(other)?,
         })
+    }
+
+    /// The C++ member type of a generated struct's field (`params`: the template's
+    /// parameter names, inside a generic struct): `std::optional` for `hasX` and
+    /// nullable struct fields, `mphub::cxx::Boxed` for a struct holding itself.
+    fn cpp_member_ty(&self, f: &Field, params: Option<&[String]>) -> Result<String, BuildError> {
+        let t = match params {
+            Some(params) => self.cpp_template_ty(&f.ty, params)?,
+            None => self.cpp_ty(&f.ty)?,
+        };
+        Ok(if f.boxed && Self::nullable(f) {
+            format!("::mphub::cxx::Boxed<{t}>")
+        } else if f.has_flag.is_some() || Self::nullable(f) {
+            format!("std::optional<{t}>")
+        } else {
+            t
+        })
+    }
+
+    /// `friend operator==` and `!=` comparing `members` (C++ member names) of `name`.
+    fn cpp_equality(o: &mut String, name: &str, members: &[String]) {
+        let eq: Vec<String> = members.iter().map(|m| format!("a.{m} == b.{m}")).collect();
+        let (eq, a, b) = if eq.is_empty() {
+            ("true".to_string(), "", "")
+        } else {
+            (eq.join(" && "), " a", " b")
+        };
+        writeln!(o, "    friend bool operator==(const {name}&{a}, const {name}&{b}) {{ return {eq}; }}\n    friend bool operator!=(const {name}& a, const {name}& b) {{ return !(a == b); }}").ok();
+    }
+
+    /// A union's C++ members: `enum class Which`, the discriminant member `which`, one
+    /// member per non-`Void` variant.
+    fn cpp_union_members(
+        &self,
+        o: &mut String,
+        u: &crate::model::UnionModel,
+        which: &str,
+        params: Option<&[String]>,
+    ) -> Result<(), BuildError> {
+        let variants: Vec<String> = u
+            .members
+            .iter()
+            .map(|m| format!("{} = {}", cpp_ident(&m.name), m.discriminant))
+            .collect();
+        writeln!(
+            o,
+            "    //! Which union member is set (the others keep their defaults).\n    enum class Which : std::uint16_t {{ {} }};\n    Which {which}{{}};",
+            variants.join(", ")
+        )
+        .ok();
+        for m in &u.members {
+            if let Some(f) = &m.field {
+                let t = self.cpp_member_ty(f, params)?;
+                writeln!(o, "    {t} {}{{}};", cpp_ident(&f.cpp_member)).ok();
+            }
+        }
+        Ok(())
     }
 
     fn strct_wrap(&self, id: u64) -> Result<&str, BuildError> {
@@ -1216,12 +1507,7 @@ impl Gen<'_> {
             let mut params = Vec::new();
             let mut inits = Vec::new();
             for f in &fields {
-                let t = self.cpp_ty(&f.ty)?;
-                let t = if f.has_flag.is_some() {
-                    format!("std::optional<{t}>")
-                } else {
-                    t
-                };
+                let t = self.cpp_member_ty(f, None)?;
                 let m = cpp_ident(&f.cpp_member);
                 params.push(format!("{t} {m}_"));
                 inits.push(format!("{m}(std::move({m}_))"));
@@ -1234,36 +1520,24 @@ impl Gen<'_> {
             )
             .ok();
         }
+        let mut members = Vec::new();
         for f in &fields {
-            let t = self.cpp_ty(&f.ty)?;
-            let t = if f.has_flag.is_some() {
-                format!("std::optional<{t}>")
-            } else {
-                t
-            };
+            let t = self.cpp_member_ty(f, None)?;
             let init = f.cpp_default.as_deref().unwrap_or("");
-            writeln!(o, "    {t} {}{{{init}}};", cpp_ident(&f.cpp_member)).ok();
+            let m = cpp_ident(&f.cpp_member);
+            writeln!(o, "    {t} {m}{{{init}}};").ok();
+            members.push(m);
         }
         if let Some(u) = &st.union {
-            let which: Vec<String> = u
-                .members
-                .iter()
-                .map(|m| format!("{} = {}", cpp_ident(&m.name), m.discriminant))
-                .collect();
-            writeln!(
-                o,
-                "    //! Which union member is set (the others keep their defaults).\n    enum class Which : std::uint16_t {{ {} }};\n    Which {}{{}};",
-                which.join(", "),
-                Self::cpp_which(st)
-            )
-            .ok();
-            for m in &u.members {
-                if let Some(f) = &m.field {
-                    let t = self.cpp_ty(&f.ty)?;
-                    writeln!(o, "    {t} {}{{}};", cpp_ident(&f.cpp_member)).ok();
-                }
-            }
+            self.cpp_union_members(o, u, Self::cpp_which(st), None)?;
+            members.push(Self::cpp_which(st).to_string());
+            members.extend(
+                Self::union_fields(st)
+                    .iter()
+                    .map(|f| cpp_ident(&f.cpp_member)),
+            );
         }
+        Self::cpp_equality(o, name, &members);
         if exception {
             let message = fields
                 .iter()
@@ -1351,10 +1625,22 @@ impl Gen<'_> {
                 writeln!(bridge, "        union_which: u16,").ok();
             }
             for f in Self::union_fields(st) {
-                writeln!(bridge, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
+                writeln!(
+                    bridge,
+                    "        {}: {},",
+                    f.snake,
+                    self.ffi_field_ty(f, "")?
+                )
+                .ok();
             }
             for f in Self::struct_fields(st) {
-                writeln!(bridge, "        {}: {},", f.snake, self.ffi_ty(&f.ty, "")?).ok();
+                writeln!(
+                    bridge,
+                    "        {}: {},",
+                    f.snake,
+                    self.ffi_field_ty(f, "")?
+                )
+                .ok();
                 if f.has_flag.is_some() {
                     writeln!(bridge, "        has_{}: bool,", f.snake).ok();
                 }
@@ -1381,12 +1667,7 @@ impl Gen<'_> {
                 if f.has_flag.is_some() {
                     writeln!(glue, "    let ({0}, has_{0}) = match v.{2} {{ Some(x) => ({1}, true), None => (::std::default::Default::default(), false) }};", f.snake, self.rs_to_ffi(&f.ty, "x")?, f.rust).ok();
                 } else {
-                    let value = format!("v.{}", f.rust);
-                    let conv = if f.generic_param || f.group {
-                        self.rs_to_ffi(&f.ty, &value)?
-                    } else {
-                        self.f_to_ffi(&f.ty, &value)?
-                    };
+                    let conv = self.field_to_ffi(f, &format!("v.{}", f.rust))?;
                     writeln!(glue, "    let {} = {conv};", f.snake).ok();
                 }
             }
@@ -1422,11 +1703,7 @@ impl Gen<'_> {
                             m.variant, m.discriminant
                         ),
                         Some(f) => {
-                            let conv = if f.generic_param || f.group {
-                                self.rs_to_ffi(&f.ty, "x")?
-                            } else {
-                                self.f_to_ffi(&f.ty, "x")?
-                            };
+                            let conv = self.field_to_ffi(f, "x")?;
                             writeln!(
                                 glue,
                                 "        {path}::{}(x) => {{ r.union_which = {}; r.{} = {conv}; }}",
@@ -1457,12 +1734,7 @@ impl Gen<'_> {
                         match &m.field {
                             None => write!(arms, "{} => {path}::{}, ", m.discriminant, m.variant),
                             Some(f) => {
-                                let value = format!("v.{}", f.snake);
-                                let conv = if f.generic_param || f.group {
-                                    self.rs_from_ffi(&f.ty, &value)?
-                                } else {
-                                    self.f_from_ffi(&f.ty, &value)?
-                                };
+                                let conv = self.field_from_ffi(f, &format!("v.{}", f.snake))?;
                                 write!(
                                     arms,
                                     "{} => {path}::{}({conv}), ",
@@ -1489,11 +1761,7 @@ impl Gen<'_> {
                 write!(glue, "which: {m}, ").ok();
             }
             for f in &fields {
-                let conv = if f.has_flag.is_some() || f.generic_param || f.group {
-                    self.rs_from_ffi(&f.ty, &format!("v.{}", f.snake))?
-                } else {
-                    self.f_from_ffi(&f.ty, &format!("v.{}", f.snake))?
-                };
+                let conv = self.field_from_ffi(f, &format!("v.{}", f.snake))?;
                 if f.has_flag.is_some() {
                     write!(
                         glue,
@@ -1504,6 +1772,10 @@ impl Gen<'_> {
                 } else {
                     write!(glue, "{}: {conv}, ", f.rust).ok();
                 }
+            }
+            if st.fields.iter().any(|f| f.skip) {
+                // `$Proxy.skip`/`count(0)` fields do not cross: they read as empty.
+                write!(glue, "..::std::default::Default::default() ").ok();
             }
             writeln!(glue, "}}\n}}\n").ok();
         }
@@ -1533,12 +1805,20 @@ impl Gen<'_> {
             writeln!(glue, "fn take_declared_{sn}() -> ffi::Ffi{} {{\n    DECLARED_{}.with(|d| d.borrow_mut().take()).map({sn}_to_ffi).unwrap_or_default()\n}}\n", st.name, sn.to_uppercase()).ok();
             let _ = ty;
         }
+        if !self.declared_text.is_empty() {
+            writeln!(rust_fns, "        fn take_declared_text() -> Vec<u8>;").ok();
+            writeln!(cpp_fns, "        fn take_cpp_declared_text() -> Vec<u8>;").ok();
+            writeln!(glue, "thread_local! {{\n    static DECLARED_TEXT: ::std::cell::RefCell<Option<Vec<u8>>> = const {{ ::std::cell::RefCell::new(None) }};\n}}\n\nfn take_declared_text() -> Vec<u8> {{\n    DECLARED_TEXT.with(|d| d.borrow_mut().take()).unwrap_or_default()\n}}\n").ok();
+        }
         // error conversions
         writeln!(
             glue,
             "#[allow(dead_code)]\nfn to_bridge_error(e: ::mphub::Error) -> {s}::BridgeError {{"
         )
         .ok();
+        for (ty, _) in &self.declared_text {
+            writeln!(glue, "    if let ::mphub::Error::Declared(d) = &e {{\n        if d.type_name == {ty:?} {{\n            if let Some(text) = e.declared_as::<::mphub::Text>() {{\n                DECLARED_TEXT.with(|d| *d.borrow_mut() = Some(text.as_bytes().to_vec()));\n                return {s}::BridgeError::declared({ty:?}, &e);\n            }}\n        }}\n    }}").ok();
+        }
         for (id, ty) in &self.declared {
             let st = self.strct(*id)?;
             writeln!(glue, "    if let Some(v) = e.declared_as::<{p}::{}>() {{\n        DECLARED_{}.with(|d| *d.borrow_mut() = Some(v.clone()));\n        return {s}::BridgeError::declared({ty:?}, &e);\n    }}", st.name, snake(&st.name).to_uppercase()).ok();
@@ -1552,6 +1832,9 @@ impl Gen<'_> {
         for (id, ty) in &self.declared {
             let st = self.strct(*id)?;
             writeln!(glue, "    if {s}::is_declared_marker(e.what(), {ty:?}) {{\n        return ::mphub::Error::declared({ty:?}, {}_from_ffi(ffi::take_cpp_declared_{}()));\n    }}", snake(&st.name), snake(&st.name)).ok();
+        }
+        for (ty, _) in &self.declared_text {
+            writeln!(glue, "    if {s}::is_declared_marker(e.what(), {ty:?}) {{\n        return ::mphub::Error::declared({ty:?}, ::mphub::Text::from_bytes(ffi::take_cpp_declared_text()));\n    }}").ok();
         }
         writeln!(glue, "    {s}::cpp_failure(&e)\n}}\n").ok();
 
@@ -1616,6 +1899,16 @@ impl Gen<'_> {
         )
         .ok();
         writeln!(cpp_fns, "        type {n}Holder;").ok();
+        if !Self::is_callback(i) {
+            // Capabilities inside values (struct fields, list elements) cross in this.
+            writeln!(bridge, "    /// A `{n}` capability (maybe null) inside a value.\n    struct FfiCap{n} {{\n        cap: Box<{n}Cap>,\n    }}").ok();
+            writeln!(
+                rust_fns,
+                "        fn {pre}_client_from_cap(cap: &{n}Cap) -> Result<Box<{n}ClientBox>>;"
+            )
+            .ok();
+            writeln!(glue, "fn {pre}_client_from_cap(cap: &{n}Cap) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| match cap.0.client() {{\n        Some(client) => Ok({n}ClientBox::detached(Some(client))),\n        None if cap.0.is_null() => Ok({n}ClientBox::detached(None)),\n        None => Err({s}::BridgeError::usage(\"a local {n} inside a value cannot be handed to C++ (only received capabilities can)\")),\n    }})\n}}\n").ok();
+        }
         writeln!(glue, "/// A `{n}Client` (or null) held by C++.\npub struct {n}ClientBox {{\n    client: Option<{p}::{n}Client>,\n    keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>,\n}}\n").ok();
         writeln!(glue, "impl {n}ClientBox {{\n    fn new(client: Option<{p}::{n}Client>, keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>) -> Box<Self> {{ Box::new({n}ClientBox {{ client, keep }}) }}\n    /// A connection's first client: its keep waits (bounded) for an orderly shutdown.\n    fn root(client: {p}::{n}Client) -> Box<Self> {{\n        let keep = {s}::RuntimeKeep::root(&client);\n        Self::new(Some(client), Some(keep))\n    }}\n    /// A client a C++ server method receives: released without waiting.\n    fn detached(client: Option<{p}::{n}Client>) -> Box<Self> {{\n        let keep = client.as_ref().map({s}::RuntimeKeep::detached);\n        Self::new(client, keep)\n    }}\n    fn get(&self) -> ::std::result::Result<&{p}::{n}Client, {s}::BridgeError> {{\n        self.client.as_ref().ok_or_else(|| {s}::BridgeError::usage(\"call on a null {n}\"))\n    }}\n}}\n").ok();
         writeln!(glue, "/// A `{n}` capability to serve or pass.\npub struct {n}Cap(::mphub::Cap<{p}::{n}Client>);\n").ok();
@@ -1807,8 +2100,8 @@ impl Gen<'_> {
         }
         writeln!(
             body,
-            "        let out = client.get()?.{}_blocking({}).map_err(to_bridge_error)?;",
-            m.rust_name,
+            "        let out = client.get()?.{}({}).map_err(to_bridge_error)?;",
+            m.rust_blocking,
             call_args.join(", ")
         )
         .ok();
@@ -2037,6 +2330,9 @@ impl Gen<'_> {
         for i in &self.model.interfaces {
             let n = &i.name;
             writeln!(o, "struct {n}ClientBox;\nstruct {n}Cap;").ok();
+            if !Self::is_callback(i) {
+                writeln!(o, "struct FfiCap{n};").ok();
+            }
             if Self::is_bootstrap(i) {
                 writeln!(o, "struct {n}Spawned;\nstruct {n}Embedded;").ok();
             }
@@ -2064,6 +2360,9 @@ impl Gen<'_> {
         for (id, _) in &self.declared {
             let st = self.strct(*id)?;
             writeln!(o, "Ffi{} take_cpp_declared_{}();", st.name, snake(&st.name)).ok();
+        }
+        if !self.declared_text.is_empty() {
+            writeln!(o, "::rust::Vec<std::uint8_t> take_cpp_declared_text();").ok();
         }
         writeln!(o, "{}", self.ffi_ns_close()).ok();
         let _ = f;
@@ -2149,6 +2448,20 @@ impl Gen<'_> {
         let mut o = String::new();
         writeln!(o, "// @generated by mphub-build (C++ bridge emitter). Do not edit.\n#include <{}>\n\n#include <optional>\n#include <stdexcept>\n#include <string>\n#include <utility>\n#include <vector>\n", self.header_path(".h")).ok();
         writeln!(o, "{}", self.ffi_ns_open()).ok();
+        // capability helpers
+        for i in &self.model.interfaces {
+            let n = &i.name;
+            let pre = snake(n);
+            let wrap = Self::cpp_wrap(i);
+            let remote = self.remote(i);
+            if Self::is_callback(i) {
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
+            } else {
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_unique(std::unique_ptr<{wrap}> p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::move(p)));\n}}").ok();
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_shared(const std::shared_ptr<{wrap}>& p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(p));\n}}\n[[maybe_unused]] static std::shared_ptr<{wrap}> {pre}_shared_from_cap(const {n}Cap& cap)\n{{\n    auto client = {pre}_client_from_cap(cap);\n    if ({pre}_is_null(*client)) return nullptr;\n    return std::make_shared<{remote}>(std::move(client));\n}}").ok();
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_ref({wrap}& obj, ::mphub::cxx::detail::BorrowScope& scope)\n{{\n    if (auto* r = dynamic_cast<{remote}*>(&obj)) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(obj, scope.borrow()));\n}}").ok();
+            }
+        }
         // struct conversions
         for id in &self.used_structs {
             let st = self.strct(*id)?;
@@ -2236,30 +2549,23 @@ impl Gen<'_> {
             self.fields_to_ffi(&mut o, &members)?;
             writeln!(o, "    return r;\n}}").ok();
         }
+        if !self.declared_text.is_empty() {
+            writeln!(o, "static thread_local std::optional<std::string> g_declared_text;\n::rust::Vec<std::uint8_t> take_cpp_declared_text()\n{{\n    ::rust::Vec<std::uint8_t> r;\n    if (g_declared_text) {{ r = ::mphub::cxx::detail::to_rust_bytes(*g_declared_text); g_declared_text.reset(); }}\n    return r;\n}}").ok();
+        }
         writeln!(
             o,
             "[[noreturn]] [[maybe_unused]] static void rethrow(const ::rust::Error& e)\n{{"
         )
         .ok();
+        for (ty, cpp) in &self.declared_text {
+            writeln!(o, "    if (::mphub::cxx::detail::is_declared(e, \"{ty}\")) throw {}(::mphub::cxx::detail::to_std_string(take_declared_text()));", cpp_qualified(cpp)).ok();
+        }
         for (id, exc) in &self.declared {
             let sn = snake(&self.strct(*id)?.name);
             writeln!(o, "    if (::mphub::cxx::detail::is_declared(e, \"{exc}\")) throw declared_{sn}(take_declared_{sn}());").ok();
         }
         writeln!(o, "    ::mphub::cxx::detail::throw_error(e);\n}}\n").ok();
         writeln!(o, "class ServerImpl final : public ::mphub::cxx::Server::Impl\n{{\npublic:\n    explicit ServerImpl(::rust::Box<ServerBox> box) noexcept : m_box(std::move(box)) {{}}\n    void stop() noexcept override {{ server_stop(*m_box); }}\n    bool wait(std::int64_t timeout_ms) override {{ return server_wait(*m_box, timeout_ms); }}\n    std::string path() const override {{ return std::string(server_path(*m_box)); }}\n\nprivate:\n    ::rust::Box<ServerBox> m_box;\n}};\n").ok();
-        // capability helpers
-        for i in &self.model.interfaces {
-            let n = &i.name;
-            let pre = snake(n);
-            let wrap = Self::cpp_wrap(i);
-            let remote = self.remote(i);
-            if Self::is_callback(i) {
-                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
-            } else {
-                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_unique(std::unique_ptr<{wrap}> p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::move(p)));\n}}").ok();
-                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_ref({wrap}& obj, ::mphub::cxx::detail::BorrowScope& scope)\n{{\n    if (auto* r = dynamic_cast<{remote}*>(&obj)) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(obj, scope.borrow()));\n}}").ok();
-            }
-        }
         // holder functions (Rust server → C++ implementation)
         for i in &self.model.interfaces {
             for m in Self::methods(i) {
@@ -2358,9 +2664,8 @@ impl Gen<'_> {
             }
             call_args.push(a);
         }
-        let param_names: Vec<&str> = visible_params(m).iter().map(|p| p.name.as_str()).collect();
         for r in outputs(m) {
-            if param_names.contains(&r.name.as_str()) || r.name == "result" {
+            if Self::in_out(m, &r.name) || r.name == "result" {
                 continue;
             }
             let oname = format!("o_{}", r.snake);
@@ -2395,7 +2700,7 @@ impl Gen<'_> {
         let src = |r: &Field| -> String {
             if r.name == "result" {
                 "res".to_string()
-            } else if param_names.contains(&r.name.as_str()) {
+            } else if Self::in_out(m, &r.name) {
                 format!("a_{}", r.snake)
             } else {
                 format!("o_{}", r.snake)
@@ -2479,11 +2784,29 @@ impl Gen<'_> {
         .ok();
         if !excs.is_empty() {
             writeln!(o, "    }}").ok();
-            for e in excs {
+            for e in &excs {
                 let Ty::Struct(id) = e.ty else { continue };
                 let sn = snake(&self.strct(id)?.name);
                 let exc = e.exception.clone().unwrap_or_default();
                 writeln!(o, "    catch (const {} & e) {{\n        g_declared_{sn} = declared_to_ffi_{sn}(e);\n        throw ::mphub::cxx::detail::DeclaredThrown(\"{exc}\");\n    }}", cpp_qualified(&exc)).ok();
+            }
+            // Text exceptions: named types first, `std::exception` (any) last.
+            let mut texts: Vec<&(String, String)> = self
+                .declared_text
+                .iter()
+                .filter(|(t, _)| {
+                    excs.iter()
+                        .any(|e| e.ty == Ty::Text && e.exception.as_deref() == Some(t.as_str()))
+                })
+                .collect();
+            texts.sort_by_key(|(t, _)| t.trim_start_matches("::") == "std::exception");
+            for (ty, cpp) in texts {
+                let caught = if ty.trim_start_matches("::") == "std::exception" {
+                    "std::exception".to_string()
+                } else {
+                    cpp_qualified(cpp)
+                };
+                writeln!(o, "    catch (const {caught}& e) {{\n        g_declared_text = std::string(e.what());\n        throw ::mphub::cxx::detail::DeclaredThrown(\"{ty}\");\n    }}").ok();
             }
         }
         writeln!(o, "}}").ok();
@@ -2571,7 +2894,7 @@ impl Gen<'_> {
                 writeln!(body, "        auto r = {call};").ok();
                 let mut ret_expr = None;
                 for r in outputs(m) {
-                    let x = cpp_ident(&r.name);
+                    let x = Self::cpp_out_name(m, r);
                     let val = self.cpp_from_ffi(&r.ty, &format!("r.{}", r.snake))?;
                     let opt = |val: &str| -> Result<String, BuildError> {
                         Ok(format!(

@@ -27,6 +27,8 @@ pub enum Ty {
     /// [`Model::generic_bases`]); fully bound uses are instances, [`Ty::Struct`].
     Generic(u64, Vec<Ty>),
     Interface(u64),
+    /// `AnyPointer`, or a generic parameter left unbound: an opaque copy of the value.
+    AnyPointer,
     Context,
     ThreadMap,
 }
@@ -60,6 +62,9 @@ pub struct Field {
     /// A group (`g :group { .. }`): a [`Ty::Struct`] of the group's id, held inline (no
     /// `Option` in Rust).
     pub group: bool,
+    /// A struct field whose struct holds this field's struct again (directly or through
+    /// others): boxed in Rust (`Option<Box<T>>`), `mphub::cxx::Boxed<T>` in C++.
+    pub boxed: bool,
 }
 
 /// A struct type.
@@ -118,6 +123,8 @@ pub struct GenericInstance {
 pub struct GenericBase {
     pub params: Vec<String>,
     pub fields: Vec<Field>,
+    /// Its union, members typed with [`Ty::Param`] where the declaration has them.
+    pub union: Option<UnionModel>,
 }
 
 /// An enum type.
@@ -137,7 +144,10 @@ pub struct EnumModel {
 pub struct Method {
     pub name: String,
     pub snake: String,
+    /// The Rust emitter's name of the server trait method (`r#type`, `local2`).
     pub rust_name: String,
+    /// … and of the client's blocking method (`type_blocking`).
+    pub rust_blocking: String,
     /// C++ member name: `$Proxy.name` if given, else the capnp name.
     pub cpp_name: String,
     pub params: Vec<Field>,
@@ -181,6 +191,8 @@ impl Model {
     /// the `$Proxy.include` headers.
     pub fn from_schema(schema: &Schema, options: &CxxOptions) -> Result<Model, BuildError> {
         let generated = options.generated_types.as_ref();
+        // Method names as the Rust emitter gives them (renamed around reserved names).
+        let rust_names = crate::rust::Gen::new(schema)?.names;
         let includes = match generated {
             Some(_) => vec![format!(
                 "{}/{}-types.h",
@@ -330,9 +342,15 @@ impl Model {
                     })?;
                 }
                 let renamed = m.cpp_name.clone();
+                let rust = rust_names
+                    .method
+                    .get(&(id, decl.id, m.ordinal))
+                    .cloned()
+                    .unwrap_or_else(|| snake(&m.name));
                 methods.push(Method {
                     snake: snake(&m.name),
-                    rust_name: snake(renamed.as_deref().unwrap_or(&m.name)),
+                    rust_name: crate::names::ident(&rust).to_string(),
+                    rust_blocking: format!("{rust}_blocking"),
                     cpp_name: renamed.unwrap_or_else(|| m.name.clone()),
                     name: m.name.clone(),
                     params,
@@ -394,8 +412,7 @@ impl Model {
 /// A struct used by a wrapped interface must itself be mappable.
 /// Enums need generated C++ types (`enums`): no C++ header type stands for them.
 /// `path` holds the structs being checked, outermost first: a struct met again on it
-/// is recursive, which the bridge refuses (neither cxx shared structs nor C++ values can
-/// hold themselves).
+/// is recursive, which needs generated types (its C++ member is `mphub::cxx::Boxed<T>`).
 fn check_reachable(
     schema: &Schema,
     model: &Model,
@@ -405,6 +422,11 @@ fn check_reachable(
     path: &mut Vec<u64>,
 ) -> Result<(), String> {
     match ty {
+        Ty::List(inner) if !enums && matches!(**inner, Ty::Interface(_)) => Err(
+            "a list of interfaces, which the C++ bridge maps only with generated C++ types \
+             (CxxBuilder::generate_types)"
+                .into(),
+        ),
         Ty::List(inner) => check_reachable(schema, model, inst, inner, enums, path),
         Ty::Enum(_) if !enums => Err(
             "an enum, which the C++ bridge maps only with generated C++ types \
@@ -416,9 +438,20 @@ fn check_reachable(
              (CxxBuilder::generate_types)"
                 .into(),
         ),
+        Ty::Struct(id) if path.contains(id) && enums => Ok(()),
         Ty::Struct(id) if path.contains(id) => Err(
             "a recursive struct (it holds itself, through the fields named before this), which \
-             the C++ bridge does not map yet"
+             the C++ bridge maps only with generated C++ types (CxxBuilder::generate_types)"
+                .into(),
+        ),
+        Ty::Interface(_) if !enums && !path.is_empty() => Err(
+            "an interface inside a struct, which the C++ bridge maps only with generated C++ \
+             types (CxxBuilder::generate_types)"
+                .into(),
+        ),
+        Ty::AnyPointer if !enums => Err(
+            "AnyPointer, which the C++ bridge maps only with generated C++ types \
+             (CxxBuilder::generate_types)"
                 .into(),
         ),
         Ty::Struct(id) => {
@@ -469,6 +502,8 @@ struct Instances {
     groups: Vec<u64>,
     /// Unions of the structs converted so far, by struct id.
     unions: HashMap<u64, UnionModel>,
+    /// (struct id, field index) of the fields the Rust emitter boxes.
+    recursive: std::collections::HashSet<(u64, usize)>,
 }
 
 impl Instances {
@@ -489,21 +524,25 @@ impl Instances {
         if !self.bases.contains_key(&id) {
             let params: Vec<Ty> = (0..s.params.len()).map(Ty::Param).collect();
             let fields = convert_fields(schema, self, id, &params)?;
+            let union = self.unions.remove(&id);
             self.bases.insert(
                 id,
                 GenericBase {
                     params: s.params.clone(),
                     fields,
+                    union,
                 },
             );
         }
         let fields = convert_fields(schema, self, id, &args)?;
+        // The union converted under the generic struct's id belongs to this instance.
+        let union = self.unions.remove(&id);
         self.structs.push(StructModel {
             id: new_id,
             name,
             fields,
             wrap: None,
-            union: None,
+            union,
             generic: Some(GenericInstance {
                 base: id,
                 base_name,
@@ -555,6 +594,7 @@ impl Instances {
             Ty::Text => "Text".into(),
             Ty::Data => "Data".into(),
             Ty::List(inner) => format!("List{}", self.tag(schema, inner)?),
+            Ty::AnyPointer => "Any".into(),
             Ty::Enum(id) => schema
                 .enums
                 .get(id)
@@ -589,11 +629,10 @@ fn convert_fields(
     args: &[Ty],
 ) -> Result<Vec<Field>, String> {
     let s = schema.strct(id).map_err(|e| e.to_string())?;
-    if s.discriminant_offset.is_some() && !args.is_empty() {
-        return Err(format!(
-            "struct {} is generic and has a union (not mapped by the C++ bridge yet)",
-            s.capnp_name
-        ));
+    if inst.recursive.is_empty() {
+        inst.recursive = crate::rust::recursive_fields(schema);
+        // Never empty again, so it is computed once.
+        inst.recursive.insert((0, usize::MAX));
     }
     if s.params.len() != args.len() {
         return Err(format!(
@@ -646,6 +685,7 @@ fn convert_fields(
                 }
             ),
             group: matches!(&f.kind, FieldKind::Group(_)),
+            boxed: inst.recursive.contains(&(id, f.index)),
         });
         if let Some(discriminant) = f.discriminant {
             let member = out.pop().expect("just pushed");
@@ -696,8 +736,30 @@ fn cpp_default(default: &schema::DefaultValue) -> Option<String> {
         D::Float64(f) => format!("{f:?}"),
         // Brace-initialising an enum with a fixed underlying type from its ordinal.
         D::Enum(n) => n.to_string(),
+        // std::string from (pointer, length): the bytes may hold NUL.
+        D::Text(bytes) if !bytes.is_empty() => {
+            format!("std::string(\"{}\", {})", cpp_escaped(bytes), bytes.len())
+        }
+        D::Data(bytes) if !bytes.is_empty() => {
+            let items: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();
+            format!("std::vector<unsigned char>{{{}}}", items.join(", "))
+        }
+        // Struct and list defaults (a message) are not rendered: the member starts empty.
         _ => return None,
     })
+}
+
+/// `bytes` inside a C++ string literal: printable ASCII as is, the rest as octal escapes
+/// (which, unlike `\x`, stop after three digits).
+fn cpp_escaped(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'"' | b'\\' => format!("\\{}", b as char),
+            0x20..=0x7e => (b as char).to_string(),
+            _ => format!("\\{b:03o}"),
+        })
+        .collect()
 }
 
 /// `args` bind the enclosing generic struct's parameters.
@@ -724,14 +786,16 @@ fn convert_ty(
         schema::Ty::Float64 => Ty::Float("f64"),
         schema::Ty::Text => Ty::Text,
         schema::Ty::Data => Ty::Data,
-        schema::Ty::List(inner) => {
-            let inner = convert_ty(schema, inst, inner, args)?;
-            if matches!(inner, Ty::Interface(_)) {
-                return Err("a list of interfaces".into());
+        schema::Ty::List(inner) => Ty::List(Box::new(convert_ty(schema, inst, inner, args)?)),
+        schema::Ty::Struct(id, sargs) if sargs.is_empty() => {
+            let params = schema.strct(*id).map_err(|e| e.to_string())?.params.len();
+            if params == 0 {
+                Ty::Struct(*id)
+            } else {
+                // A generic struct named without arguments: its parameters are AnyPointer.
+                Ty::Struct(inst.instance(schema, *id, vec![Ty::AnyPointer; params])?)
             }
-            Ty::List(Box::new(inner))
         }
-        schema::Ty::Struct(id, sargs) if sargs.is_empty() => Ty::Struct(*id),
         schema::Ty::Struct(id, sargs) => {
             let bound = sargs
                 .iter()
@@ -745,11 +809,8 @@ fn convert_ty(
         }
         schema::Ty::Interface(id) => Ty::Interface(*id),
         schema::Ty::Enum(id) => Ty::Enum(*id),
-        schema::Ty::Param(i) => args
-            .get(*i)
-            .cloned()
-            .ok_or("a generic parameter left unbound (AnyPointer)")?,
-        schema::Ty::AnyPointer => return Err("AnyPointer".into()),
+        schema::Ty::Param(i) => args.get(*i).cloned().unwrap_or(Ty::AnyPointer),
+        schema::Ty::AnyPointer => Ty::AnyPointer,
         schema::Ty::Context => Ty::Context,
         schema::Ty::ThreadMap => Ty::ThreadMap,
     })
@@ -777,7 +838,9 @@ pub(crate) fn camel(name: &str) -> String {
 pub(crate) fn visible_params(m: &Method) -> Vec<&Field> {
     m.params
         .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.ty != Ty::Context && f.ty != Ty::ThreadMap)
+        .filter(|f| {
+            !f.skip && !f.is_flag && !matches!(f.ty, Ty::Context | Ty::ThreadMap | Ty::Void)
+        })
         .collect()
 }
 
@@ -785,7 +848,12 @@ pub(crate) fn visible_params(m: &Method) -> Vec<&Field> {
 pub(crate) fn outputs(m: &Method) -> Vec<&Field> {
     m.results
         .iter()
-        .filter(|f| !f.skip && !f.is_flag && f.exception.is_none() && f.ty != Ty::ThreadMap)
+        .filter(|f| {
+            !f.skip
+                && !f.is_flag
+                && f.exception.is_none()
+                && !matches!(f.ty, Ty::ThreadMap | Ty::Void)
+        })
         .collect()
 }
 

@@ -60,7 +60,7 @@ pub(crate) struct Gen<'s> {
 }
 
 impl<'s> Gen<'s> {
-    fn new(schema: &'s Schema) -> Result<Self, BuildError> {
+    pub(crate) fn new(schema: &'s Schema) -> Result<Self, BuildError> {
         let mut names = Names {
             module: HashMap::new(),
             ty: HashMap::new(),
@@ -397,7 +397,7 @@ pub(crate) fn docs(text: &str) -> TokenStream {
 
 /// Struct fields whose struct type contains the field's own struct by value (directly
 /// or through other structs, groups and unions): they must be boxed in Rust.
-fn recursive_fields(schema: &Schema) -> std::collections::HashSet<(u64, usize)> {
+pub(crate) fn recursive_fields(schema: &Schema) -> std::collections::HashSet<(u64, usize)> {
     let edges = |id: u64| -> Vec<u64> {
         schema
             .structs

@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 // cxx: every C++ exception (not only std::exception) becomes a Rust error at the
@@ -138,6 +139,60 @@ struct Embedded {
     std::unique_ptr<R> client;
 };
 
+//! A struct field whose struct holds itself (`next :Tree` inside `Tree`, directly or
+//! through other structs): like std::optional<T>, but usable while T is incomplete.
+//! Copies copy the value (deep); empty means the field is null on the wire.
+template <class T>
+class Boxed
+{
+public:
+    Boxed() noexcept = default;
+    Boxed(std::nullopt_t) noexcept {}
+    Boxed(T value) : m_ptr(std::make_unique<T>(std::move(value))) {}
+    Boxed(const Boxed& other) : m_ptr(other.m_ptr ? std::make_unique<T>(*other.m_ptr) : nullptr) {}
+    Boxed(Boxed&&) noexcept = default;
+    Boxed& operator=(const Boxed& other)
+    {
+        if (this != &other) m_ptr = other.m_ptr ? std::make_unique<T>(*other.m_ptr) : nullptr;
+        return *this;
+    }
+    Boxed& operator=(Boxed&&) noexcept = default;
+    ~Boxed() = default;
+
+    bool has_value() const noexcept { return m_ptr != nullptr; }
+    explicit operator bool() const noexcept { return has_value(); }
+    T& operator*() { return *m_ptr; }
+    const T& operator*() const { return *m_ptr; }
+    T* operator->() { return m_ptr.get(); }
+    const T* operator->() const { return m_ptr.get(); }
+    T& emplace(T value)
+    {
+        m_ptr = std::make_unique<T>(std::move(value));
+        return *m_ptr;
+    }
+    void reset() noexcept { m_ptr.reset(); }
+    friend bool operator==(const Boxed& a, const Boxed& b)
+    {
+        if (!a.m_ptr || !b.m_ptr) return !a.m_ptr && !b.m_ptr;
+        return *a.m_ptr == *b.m_ptr;
+    }
+    friend bool operator!=(const Boxed& a, const Boxed& b) { return !(a == b); }
+
+private:
+    std::unique_ptr<T> m_ptr;
+};
+
+//! An `AnyPointer` value (or a generic parameter left unbound), as an opaque copy:
+//! `message` is a serialized Cap'n Proto message (standard framing) whose root pointer
+//! is the value, empty for null. It round-trips unchanged; capabilities inside cannot
+//! be carried. Build one with Cap'n Proto's own serializer if you need to.
+struct AnyValue {
+    std::vector<unsigned char> message;
+    bool isNull() const noexcept { return message.empty(); }
+    friend bool operator==(const AnyValue& a, const AnyValue& b) { return a.message == b.message; }
+    friend bool operator!=(const AnyValue& a, const AnyValue& b) { return !(a == b); }
+};
+
 //! True on a thread the bridge runs C++ server methods and callbacks on.
 bool onWorkerThread() noexcept;
 
@@ -233,6 +288,8 @@ class Holder
 {
 public:
     explicit Holder(std::unique_ptr<T> owned) : m_owned(std::move(owned)), m_ptr(m_owned.get()) {}
+    //! Shared with C++ (an object held in a struct field or a list).
+    explicit Holder(std::shared_ptr<T> shared) : m_owned(std::move(shared)), m_ptr(m_owned.get()) {}
     Holder(T& borrowed, std::shared_ptr<Borrow> borrow) : m_ptr(&borrowed), m_borrow(std::move(borrow)) {}
     template <class F>
     decltype(auto) with(F&& f) const
@@ -243,7 +300,7 @@ public:
     }
 
 private:
-    std::unique_ptr<T> m_owned;
+    std::shared_ptr<T> m_owned;
     T* m_ptr;
     std::shared_ptr<Borrow> m_borrow;
 };

@@ -1,0 +1,35 @@
+//! C++ bindings for `schema/corpus` with generated C++ types (namespace
+//! `mphub::corpus`), then the C++ corpus peer (`src/corpus_peer.cpp`) compiled against them.
+use std::path::PathBuf;
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("mphub-cxx-corpus build failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BoxError> {
+    let out = mphub_cxx_build::Bindings::new("../../schema")
+        .file("corpus/api/corpus.capnp")
+        .module("corpus")
+        .stem("corpus")
+        .header_dir("mphub/corpus")
+        .cpp_namespace("mphub::corpus::cxx")
+        .generate_types(Some("mphub::corpus"))
+        .build()?;
+    let mphub_cxx_include = PathBuf::from(std::env::var("DEP_MPHUB_CXX_INCLUDE")?);
+    cc::Build::new()
+        .cpp(true)
+        .std("c++17")
+        .include(&out.include_dir)
+        .include(&mphub_cxx_include)
+        .warnings(true)
+        .extra_warnings(true)
+        .file("src/corpus_peer.cpp")
+        .compile("mphub_cxx_corpus_peer");
+    println!("cargo:rerun-if-changed=src/corpus_peer.cpp");
+    Ok(())
+}
