@@ -268,7 +268,7 @@ int main()
         const auto blob_stat = store->stat("veg/leek");
         check(missing_stat.which == kvstore::Stat::Which::missing && missing_stat.key == "fruit/kiwi" &&
                   text_stat.which == kvstore::Stat::Which::size && text_stat.size == 5 &&
-                  blob_stat.which == kvstore::Stat::Which::entry && blob_stat.entry.value.size() == 100000,
+                  blob_stat.which == kvstore::Stat::Which::entry && blob_stat.entry && blob_stat.entry->value.size() == 100000,
               "a union beside a plain field as a result, each member (Void, UInt64, struct)");
         kvstore::Nothing nothing;
         check(store->count(kvstore::Nothing{}, nothing) == 8, "an empty struct as a parameter and an output");

@@ -237,7 +237,8 @@ fn cxx_bridge_maps_enums_and_groups_only_with_generated_types() {
         types.contains("enum class Color : std::uint16_t { red = 0, green = 1 };")
             && types.contains("    ::paint::Color color{0};")
             && types
-                .contains("struct PixelPos\n{\n    std::int32_t x{0};\n    std::int32_t y{0};\n};")
+                .contains("struct PixelPos\n{\n    std::int32_t x{0};\n    std::int32_t y{0};\n")
+            && types.contains("friend bool operator==(const PixelPos& a, const PixelPos& b) { return a.x == b.x && a.y == b.y; }")
             && types.contains("    ::paint::PixelPos pos{};"),
         "{types}"
     );
@@ -273,8 +274,10 @@ fn cxx_bridge_refuses_a_group_without_generated_types_by_name() {
     }
 }
 
-/// A recursive struct (a tree through a list) reached by a method: the C++ bridge used
-/// to recurse without end checking it (stack overflow); it must refuse it by name.
+/// A recursive struct (a tree through a list and a field) reached by a method: the C++
+/// bridge once recursed without end checking it (stack overflow). Without generated
+/// types it is refused by name (no header type can hold the boxed field); with them the
+/// field is `mphub::cxx::Boxed<Tree>` and the list a `std::vector<Tree>`.
 #[test]
 fn cxx_bridge_answers_on_recursive_structs() {
     let dir = schema_dir(
@@ -282,20 +285,19 @@ fn cxx_bridge_answers_on_recursive_structs() {
         &[(
             "t.capnp",
             "@0xc0ffee012345678f;\nusing Proxy = import \"/mp/proxy.capnp\";\n\
-             struct Tree $Proxy.wrap(\"Tree\") { label @0 :Text; children @1 :List(Tree); }\n\
+             struct Tree $Proxy.wrap(\"Tree\") { label @0 :Text; children @1 :List(Tree); next @2 :Tree; }\n\
              interface Forest $Proxy.wrap(\"Forest\") { plant @0 (context :Proxy.Context, tree :Tree) -> (); }\n",
         )],
     );
-    let result = mphub_build::CxxBuilder::new(&dir)
-        .file("t.capnp")
-        .proxies("::x")
-        .out_dir(dir.join("out"))
-        .generate_types(None)
-        .run();
-    let e = result
-        .expect_err(
-            "a recursive struct is refused by name (cxx shared structs cannot hold themselves)",
-        )
+    let builder = || {
+        mphub_build::CxxBuilder::new(&dir)
+            .file("t.capnp")
+            .proxies("::x")
+            .out_dir(dir.join("out"))
+    };
+    let e = builder()
+        .run()
+        .expect_err("without generated types a recursive struct is refused by name")
         .to_string();
     for w in [
         "t.capnp",
@@ -304,7 +306,18 @@ fn cxx_bridge_answers_on_recursive_structs() {
         "field tree",
         "struct Tree, field children",
         "recursive",
+        "generate_types",
     ] {
         assert!(e.contains(w), "{e:?} does not contain {w:?}");
     }
+    let out = builder()
+        .generate_types(Some("forest"))
+        .run()
+        .expect("with generated types a recursive struct maps");
+    let types = std::fs::read_to_string(out.types_header.expect("a types header")).unwrap();
+    assert!(
+        types.contains("    std::vector<::forest::Tree> children{};")
+            && types.contains("    ::mphub::cxx::Boxed<::forest::Tree> next{};"),
+        "{types}"
+    );
 }
