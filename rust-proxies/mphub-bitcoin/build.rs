@@ -1,8 +1,12 @@
-//! Generates mphub proxies for Bitcoin Core's v31 and master schemas.
+//! Generates mphub proxies for Bitcoin Core's v31, master and PR #29409 schemas.
 fn main() {
     for (version, files) in [
         ("v31", &["init", "echo", "mining", "common"][..]),
         ("master", &["init", "echo", "mining", "common", "rpc"][..]),
+        (
+            "pr29409",
+            &["init", "echo", "mining", "common", "chain", "handler"][..],
+        ),
     ] {
         let mut builder = mphub_build::Builder::new("../../schema");
         for f in files {

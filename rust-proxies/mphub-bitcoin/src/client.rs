@@ -121,41 +121,87 @@ impl Node {
         echo.echo(text).await
     }
 
+    /// The node's schema version: the one given to the constructor, or detected once and
+    /// remembered.
+    ///
+    /// Detection (all three share `Init`'s interface ID): `Init @3` is `makeMining` on v31
+    /// and master and `makeChain` on PR #29409. On the object @3 returns, master answers
+    /// `Mining.getTransactionsByTxID` (@8, absent in v31); v31 answers
+    /// `Mining.isTestChain`; a `Chain` answers neither (`Unimplemented`: another interface
+    /// ID), so the node is PR #29409. Errors other than `Unimplemented` are returned.
+    pub async fn detect_version(&self) -> Result<CoreVersion> {
+        if let Some(v) = self.version() {
+            return Ok(v);
+        }
+        let at3 = self.init.make_mining().await?.ok_or_else(|| {
+            Error::Disconnected("Init @3 returned null: the node is shutting down".into())
+        })?;
+        let v = match at3.get_transactions_by_tx_id(Vec::new()).await {
+            Ok(_) => CoreVersion::Master,
+            Err(Error::Unimplemented(_)) => {
+                let v31: v31::MiningClient = cast(&at3);
+                match v31.is_test_chain().await {
+                    Ok(_) => CoreVersion::V31,
+                    Err(Error::Unimplemented(_)) => CoreVersion::Pr29409,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        tracing::debug!(target: "ipc", "detected Bitcoin Core schema {v}");
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        Ok(v)
+    }
+
     /// `Init.makeMining`, detecting the schema version first if none was given.
     ///
-    /// A null result (the node is shutting down) is an error.
+    /// A null result (the node is shutting down) is an error. On a PR #29409 node (whose
+    /// Mining is the interface from before v31) this fails with [`Error::Usage`]: use
+    /// [`crate::pr29409::MiningClient`] through [`Node::init`] there.
     pub async fn mining(&self) -> Result<Mining> {
+        let version = self.detect_version().await?;
+        if version == CoreVersion::Pr29409 {
+            return Err(Error::Usage(
+                "this node speaks the PR #29409 schema, whose Mining (Init.makeMining @2) is the \
+                 interface from before v31; mphub's Mining facade needs a v31 or master node"
+                    .into(),
+            ));
+        }
         let master = self.init.make_mining().await?.ok_or_else(|| {
             Error::Disconnected("Init.makeMining returned null: the node is shutting down".into())
         })?;
-        let version = match self.version() {
-            Some(v) => v,
-            None => {
-                let v = match master.get_transactions_by_tx_id(Vec::new()).await {
-                    Ok(_) => CoreVersion::Master,
-                    Err(Error::Unimplemented(_)) => CoreVersion::V31,
-                    Err(e) => return Err(e),
-                };
-                tracing::debug!(target: "ipc", "detected Bitcoin Core schema {v}");
-                *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
-                v
-            }
-        };
         Ok(Mining {
             inner: match version {
                 CoreVersion::V31 => Versioned::V31(cast(&master)),
-                CoreVersion::Master => Versioned::Master(master),
+                _ => Versioned::Master(master),
             },
+        })
+    }
+
+    /// `Init.makeChain` (@3 on a PR #29409 node): the `Chain` a wallet uses. Detects the
+    /// version first; on a v31 or master node (which have no Chain) it fails with
+    /// [`Error::Usage`].
+    pub async fn chain(&self) -> Result<crate::pr29409::ChainClient> {
+        let version = self.detect_version().await?;
+        if version != CoreVersion::Pr29409 {
+            return Err(Error::Usage(format!(
+                "Init.makeChain needs a node built from Bitcoin Core PR #29409; this node speaks \
+                 the {version} schema, which has no Chain interface"
+            )));
+        }
+        let init: crate::pr29409::InitClient = cast(&self.init);
+        init.make_chain().await?.ok_or_else(|| {
+            Error::Disconnected("Init.makeChain returned null: the node is shutting down".into())
         })
     }
 
     /// `Init.makeRpc` (master only): JSON-RPC over IPC. On a v31 node this fails with
     /// [`Error::Unimplemented`].
     pub async fn rpc(&self) -> Result<master::RpcClient> {
-        if self.version() == Some(CoreVersion::V31) {
-            return Err(Error::Usage(
-                "Init.makeRpc (JSON-RPC over IPC) needs a Bitcoin Core master node; the v31 schema does not have it".into(),
-            ));
+        if let Some(v @ (CoreVersion::V31 | CoreVersion::Pr29409)) = self.version() {
+            return Err(Error::Usage(format!(
+                "Init.makeRpc (JSON-RPC over IPC) needs a Bitcoin Core master node; the {v} schema does not have it"
+            )));
         }
         self.init.make_rpc().await?.ok_or_else(|| {
             Error::Disconnected("Init.makeRpc returned null: the node is shutting down".into())

@@ -43,6 +43,18 @@ pub mod master {
     include!(concat!(env!("OUT_DIR"), "/master/mphub_gen.rs"));
 }
 
+/// Proxies for a node built from Bitcoin Core **PR #29409** (multiprocess wallet/chain;
+/// `schema/bitcoin/pr29409`: init, echo, mining, common, chain, handler).
+///
+/// Its `Init` has the Mining interface from before v31 at `makeMining @2` and
+/// `makeChain @3` (`ChainClient`: what a wallet uses; `ChainNotificationsServer`: the
+/// callbacks the node makes on every block and mempool event, registered with
+/// `Chain.handleNotifications`, stopped through the returned `HandlerClient`).
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod pr29409 {
+    include!(concat!(env!("OUT_DIR"), "/pr29409/mphub_gen.rs"));
+}
+
 /// Which Bitcoin Core schema a node speaks.
 ///
 /// Parses from `"v31"` (also `"31"`) and `"master"` (also `"v32"`, `"32"`); displays as
@@ -54,6 +66,9 @@ pub enum CoreVersion {
     V31,
     /// Bitcoin Core master / v32-dev: the [`master`] schema.
     Master,
+    /// A node built from Bitcoin Core PR #29409: the [`pr29409`] schema (`Init.makeChain`
+    /// @3, the pre-v31 Mining at @2).
+    Pr29409,
 }
 
 impl CoreVersion {
@@ -62,6 +77,7 @@ impl CoreVersion {
         match self {
             CoreVersion::V31 => "v31",
             CoreVersion::Master => "master",
+            CoreVersion::Pr29409 => "pr29409",
         }
     }
 }
@@ -80,7 +96,7 @@ impl fmt::Display for UnknownCoreVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown Bitcoin Core schema version '{}' (expected v31 or master)",
+            "unknown Bitcoin Core schema version '{}' (expected v31, master or pr29409)",
             self.0
         )
     }
@@ -95,6 +111,7 @@ impl FromStr for CoreVersion {
         match s.to_ascii_lowercase().as_str() {
             "v31" | "31" => Ok(CoreVersion::V31),
             "master" | "v32" | "32" => Ok(CoreVersion::Master),
+            "pr29409" | "29409" | "chain" => Ok(CoreVersion::Pr29409),
             _ => Err(UnknownCoreVersion(s.to_string())),
         }
     }
@@ -110,5 +127,7 @@ mod tests {
         assert_eq!("Master".parse(), Ok(CoreVersion::Master));
         assert!("v30".parse::<CoreVersion>().is_err());
         assert_eq!(CoreVersion::V31.to_string(), "v31");
+        assert_eq!("pr29409".parse(), Ok(CoreVersion::Pr29409));
+        assert_eq!(CoreVersion::Pr29409.to_string(), "pr29409");
     }
 }

@@ -1111,6 +1111,78 @@ impl DemoChain {
         }
     }
 
+    /// Height of the block with this hash (internal order) on the chain, if any.
+    pub fn height_of(&self, hash: &[u8; 32]) -> Option<i32> {
+        let wanted = BlockHash::from_byte_array(*hash);
+        let state = self.lock();
+        let index = state.hashes.iter().position(|h| *h == wanted)?;
+        i32::try_from(index).ok()
+    }
+
+    /// [`BlockFacts`](crate::BlockFacts) of the block at `height` on the chain, if any.
+    pub fn block_facts(&self, height: i32) -> Option<crate::BlockFacts> {
+        let index = usize::try_from(height).ok()?;
+        let state = self.lock();
+        let block = state.blocks.get(index)?;
+        let times: Vec<u32> = state.blocks[..=index]
+            .iter()
+            .map(|b| b.header.time)
+            .collect();
+        let mut last11: Vec<u32> = times[times.len().saturating_sub(11)..].to_vec();
+        last11.sort_unstable();
+        Some(crate::BlockFacts {
+            hash: state.hashes[index].to_byte_array(),
+            prev_hash: block.header.prev_blockhash.to_byte_array(),
+            height,
+            time: block.header.time,
+            max_time: times.iter().copied().max().unwrap_or(0),
+            mtp_time: last11[last11.len() / 2],
+            data: serialize(block),
+        })
+    }
+
+    /// The locator hashes of the block at `height` (Core's `GetLocator`); empty when there
+    /// is no such block.
+    pub fn locator_at(&self, height: i32) -> Vec<[u8; 32]> {
+        let state = self.lock();
+        let tip = state.hashes.len() as i64 - 1;
+        if i64::from(height) > tip || height < 0 {
+            return Vec::new();
+        }
+        crate::locator::locator_heights(height)
+            .into_iter()
+            .map(|h| state.hashes[h as usize].to_byte_array())
+            .collect()
+    }
+
+    /// The height of the first locator hash on the chain, or genesis (0) when none is
+    /// (Core's `FindForkInGlobalIndex`).
+    pub fn find_fork(&self, locator: &[[u8; 32]]) -> i32 {
+        locator.iter().find_map(|h| self.height_of(h)).unwrap_or(0)
+    }
+
+    /// The first block with a max time at least `min_time` and a height at least
+    /// `min_height` (Core's `FindEarliestAtLeast`).
+    pub fn first_block_at_least(&self, min_time: i64, min_height: i32) -> Option<i32> {
+        let state = self.lock();
+        let mut max_time = 0u32;
+        for (index, block) in state.blocks.iter().enumerate() {
+            max_time = max_time.max(block.header.time);
+            let height = i32::try_from(index).ok()?;
+            if i64::from(max_time) >= min_time && height >= min_height {
+                return Some(height);
+            }
+        }
+        None
+    }
+
+    /// Whether `txid` (internal order) is in the mempool.
+    pub fn mempool_contains(&self, txid: &[u8; 32]) -> bool {
+        self.lock()
+            .mempool
+            .contains_key(&Txid::from_byte_array(*txid))
+    }
+
     /// Extends the chain by `n` blocks, each built from a default template (mempool included)
     /// with [`build_coinbase`] (OP_TRUE payout), [`merkle_root_from_path`] and
     /// [`solve_header`], then [`submit_solution`](DemoChain::submit_solution). Returns the new

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod locator;
 pub mod miner;
 pub mod node;
 pub mod rpc;
@@ -30,6 +31,7 @@ pub mod rpc;
 use std::time::Duration;
 
 pub use demo::{ChainError, CreateOptions, DemoChain, Template};
+pub use locator::{decode_locator, encode_locator, BlockFacts, LocatorError};
 pub use miner::{MinerError, SolvedHeader};
 pub use node::{NodeError, RegtestNode};
 pub use rpc::{NodeRpc, RpcError};

@@ -2,7 +2,7 @@
 //! built-in demo node that speaks the same protocol.
 //!
 //! ```text
-//! mphub [--connect unix[:PATH]] [--datadir DIR] [--chain CHAIN] [--core v31|master|auto]
+//! mphub [--connect unix[:PATH]] [--datadir DIR] [--chain CHAIN] [--core v31|master|pr29409|auto]
 //!       [--debug ipc[:trace]] [--json] [--connect-timeout SECS] [--call-timeout SECS]
 //!       <COMMAND>
 //!
@@ -67,8 +67,8 @@ struct Global {
     /// test → testnet3/, others → <chain>/).
     #[arg(long, global = true, value_enum, default_value_t = Chain::Main)]
     chain: Chain,
-    /// Schema of the node: v31, master, or auto (detect: master's
-    /// Mining.getTransactionsByTxID([]) answers UNIMPLEMENTED on a v31 node).
+    /// Schema of the node: v31, master, pr29409 (a node built from Bitcoin Core PR #29409,
+    /// with Init.makeChain), or auto (detected: see Node::detect_version).
     /// For `serve`: the schema the demo node serves (auto = master).
     #[arg(long, global = true, value_enum, default_value_t = CoreChoice::Auto)]
     core: CoreChoice,
@@ -130,6 +130,7 @@ impl Chain {
 enum CoreChoice {
     V31,
     Master,
+    Pr29409,
     Auto,
 }
 
@@ -138,6 +139,7 @@ impl CoreChoice {
         match self {
             CoreChoice::V31 => Some(CoreVersion::V31),
             CoreChoice::Master => Some(CoreVersion::Master),
+            CoreChoice::Pr29409 => Some(CoreVersion::Pr29409),
             CoreChoice::Auto => None,
         }
     }

@@ -1,5 +1,7 @@
 //! A built-in demo node: Core's `Init`, `Echo`, `Mining`, `BlockTemplate` (and master's
-//! `Rpc`) implemented in Rust on top of [`mphub_chain::DemoChain`], for both schema versions.
+//! `Rpc`) implemented in Rust on top of [`mphub_chain::DemoChain`], for both schema versions,
+//! and in the PR #29409 schema `Init` with `Chain` (what a wallet uses; see the `chain`
+//! submodule for what it answers).
 //!
 //! It follows the node-side behaviour described in `bitcoin-core-ipc.md` §3, §5 and §7:
 //!
@@ -46,6 +48,9 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::CoreVersion;
+
+mod chain;
+pub use chain::OLD_MINING_NOT_SERVED;
 
 /// Error text of `Init.makeMiningOld2` (v31+), as Core words it.
 pub const OLD_MINING_ERROR: &str =
@@ -95,6 +100,16 @@ impl DemoNode {
         .into_cap()
     }
 
+    /// The PR #29409 `Init` capability (`makeEcho`, `makeChain`; whatever
+    /// [`DemoNode::version`] says).
+    pub fn pr29409_init(&self) -> Cap<crate::pr29409::InitClient> {
+        use crate::pr29409::InitServer;
+        chain::Init {
+            chain: self.chain.clone(),
+        }
+        .into_cap()
+    }
+
     /// Listens on a unix socket at `path` (mode 0600; a stale socket is replaced) and serves
     /// the node's `Init` to every connection. Dropping the listener stops accepting and
     /// removes the socket file.
@@ -102,6 +117,7 @@ impl DemoNode {
         match self.version {
             CoreVersion::V31 => mphub::listen(rt, path, self.v31_init()),
             CoreVersion::Master => mphub::listen(rt, path, self.master_init()),
+            CoreVersion::Pr29409 => mphub::listen(rt, path, self.pr29409_init()),
         }
     }
 
@@ -111,6 +127,7 @@ impl DemoNode {
         match self.version {
             CoreVersion::V31 => mphub::serve_fd(rt, fd, self.v31_init()).await,
             CoreVersion::Master => mphub::serve_fd(rt, fd, self.master_init()).await,
+            CoreVersion::Pr29409 => mphub::serve_fd(rt, fd, self.pr29409_init()).await,
         }
     }
 
