@@ -130,8 +130,14 @@ impl Node {
     /// `Mining.isTestChain`; a `Chain` answers neither (`Unimplemented`: another interface
     /// ID), so the node is PR #29409. Errors other than `Unimplemented` are returned.
     pub async fn detect_version(&self) -> Result<CoreVersion> {
+        Ok(self.probe().await?.0)
+    }
+
+    /// The version, and the object `Init @3` returned if it had to be detected (the
+    /// Mining of a v31 or master node, reused by [`Node::mining`]).
+    async fn probe(&self) -> Result<(CoreVersion, Option<master::MiningClient>)> {
         if let Some(v) = self.version() {
-            return Ok(v);
+            return Ok((v, None));
         }
         let at3 = self.init.make_mining().await?.ok_or_else(|| {
             Error::Disconnected("Init @3 returned null: the node is shutting down".into())
@@ -150,7 +156,7 @@ impl Node {
         };
         tracing::debug!(target: "ipc", "detected Bitcoin Core schema {v}");
         *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
-        Ok(v)
+        Ok((v, Some(at3)))
     }
 
     /// `Init.makeMining`, detecting the schema version first if none was given.
@@ -159,7 +165,7 @@ impl Node {
     /// Mining is the interface from before v31) this fails with [`Error::Usage`]: use
     /// [`crate::pr29409::MiningClient`] through [`Node::init`] there.
     pub async fn mining(&self) -> Result<Mining> {
-        let version = self.detect_version().await?;
+        let (version, at3) = self.probe().await?;
         if version == CoreVersion::Pr29409 {
             return Err(Error::Usage(
                 "this node speaks the PR #29409 schema, whose Mining (Init.makeMining @2) is the \
@@ -167,9 +173,14 @@ impl Node {
                     .into(),
             ));
         }
-        let master = self.init.make_mining().await?.ok_or_else(|| {
-            Error::Disconnected("Init.makeMining returned null: the node is shutting down".into())
-        })?;
+        let master = match at3 {
+            Some(mining) => mining,
+            None => self.init.make_mining().await?.ok_or_else(|| {
+                Error::Disconnected(
+                    "Init.makeMining returned null: the node is shutting down".into(),
+                )
+            })?,
+        };
         Ok(Mining {
             inner: match version {
                 CoreVersion::V31 => Versioned::V31(cast(&master)),

@@ -2,36 +2,14 @@
 //! among v31, master and PR #29409, and every `Chain` method the demo answers, checked
 //! against the demo chain's own state.
 
+mod common;
+
+use common::start;
 use mphub::Error;
 use mphub_bitcoin::client::Node;
-use mphub_bitcoin::demo::{DemoNode, OLD_MINING_NOT_SERVED};
+use mphub_bitcoin::demo::OLD_MINING_NOT_SERVED;
 use mphub_bitcoin::{pr29409, CoreVersion};
-use mphub_chain::{decode_locator, encode_locator, DemoChain};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    _listener: mphub::Listener,
-    rt: mphub::Runtime,
-    path: std::path::PathBuf,
-    chain: DemoChain,
-}
-
-fn start(version: CoreVersion) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node.sock");
-    let rt = mphub::Runtime::new().unwrap();
-    let chain = DemoChain::new();
-    let listener = DemoNode::new(chain.clone(), version)
-        .listen(&rt, &path)
-        .unwrap();
-    Fixture {
-        _dir: dir,
-        _listener: listener,
-        rt,
-        path,
-        chain,
-    }
-}
+use mphub_chain::{decode_locator, encode_locator};
 
 fn every_want() -> pr29409::FoundBlockParam {
     pr29409::FoundBlockParam {

@@ -1,36 +1,15 @@
 //! The demo node and the client facade over a real unix socket, for both schema versions.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::start;
 use mphub::{Error, ProxyClient};
 use mphub_bitcoin::client::Node;
-use mphub_bitcoin::demo::{DemoNode, OLD_MINING_ERROR, OLD_SUBMIT_SOLUTION_ERROR};
+use mphub_bitcoin::demo::{OLD_MINING_ERROR, OLD_SUBMIT_SOLUTION_ERROR};
 use mphub_bitcoin::{master, CoreVersion};
-use mphub_chain::{miner, CreateOptions, DemoChain};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    _listener: mphub::Listener,
-    rt: mphub::Runtime,
-    path: std::path::PathBuf,
-    chain: DemoChain,
-}
-
-fn start(version: CoreVersion) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node.sock");
-    let rt = mphub::Runtime::new().unwrap();
-    let chain = DemoChain::new();
-    let node = DemoNode::new(chain.clone(), version);
-    let listener = node.listen(&rt, &path).unwrap();
-    Fixture {
-        _dir: dir,
-        _listener: listener,
-        rt,
-        path,
-        chain,
-    }
-}
+use mphub_chain::{miner, CreateOptions};
 
 fn remote_what(e: &Error) -> String {
     e.remote_what()

@@ -6,41 +6,18 @@
 //! checks Chain's answers against the node's RPC answers. Without the variable it prints
 //! `SKIPPED: …` and passes.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{node_binaries, rpc};
 
 use mphub_bitcoin::client::Node;
 use mphub_bitcoin::{pr29409, CoreVersion};
 use mphub_chain::miner::hash_to_rpc_hex;
 use mphub_chain::{decode_locator, encode_locator, RegtestNode};
 
-fn node_binaries() -> Option<Vec<PathBuf>> {
-    let value = std::env::var_os("MPHUB_BITCOIN_NODE_CHAIN")?;
-    Some(
-        std::env::split_paths(&value)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect(),
-    )
-}
-
-/// Runs a blocking RPC closure off the async threads.
-async fn rpc<T: Send + 'static>(
-    node: &RegtestNode,
-    f: impl FnOnce(&mphub_chain::NodeRpc) -> Result<T, mphub_chain::RpcError> + Send + 'static,
-) -> T {
-    let rpc = mphub_chain::NodeRpc::from_cookie(
-        node.rpc().url(),
-        node.datadir().join("regtest").join(".cookie"),
-    )
-    .unwrap();
-    tokio::task::spawn_blocking(move || f(&rpc))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn chain_queries_against_a_pr29409_node() {
-    let Some(binaries) = node_binaries() else {
+    let Some(binaries) = node_binaries("MPHUB_BITCOIN_NODE_CHAIN") else {
         println!(
             "SKIPPED: Chain leg: MPHUB_BITCOIN_NODE_CHAIN is not set (path(s) of bitcoin-node \
              built from Bitcoin Core PR #29409, ':'-separated)"

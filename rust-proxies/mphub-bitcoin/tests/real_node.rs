@@ -5,7 +5,9 @@
 //! `-ipcbind=unix:<tmp>/node.sock`, mines blocks over JSON-RPC and checks the mining workflow
 //! over IPC. Without the variable it prints `SKIPPED: …` and passes.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{node_binaries, rpc};
 use std::time::{Duration, Instant};
 
 use mphub_bitcoin::client::{Mining, Node};
@@ -16,18 +18,9 @@ use mphub_chain::{CreateOptions, RegtestNode};
 /// OP_TRUE: the payout script of the blocks mined in this test.
 const PAYOUT_SCRIPT: [u8; 1] = [0x51];
 
-fn node_binaries() -> Option<Vec<PathBuf>> {
-    let value = std::env::var_os("MPHUB_BITCOIN_NODE")?;
-    Some(
-        std::env::split_paths(&value)
-            .filter(|p| !p.as_os_str().is_empty())
-            .collect(),
-    )
-}
-
 #[tokio::test]
 async fn mining_workflow_against_real_bitcoin_node() {
-    let Some(binaries) = node_binaries() else {
+    let Some(binaries) = node_binaries("MPHUB_BITCOIN_NODE") else {
         println!(
             "SKIPPED: real-node leg: MPHUB_BITCOIN_NODE is not set (path(s) of bitcoin-node built with IPC, ':'-separated)"
         );
@@ -66,22 +59,6 @@ async fn mining_workflow_against_real_bitcoin_node() {
             .await
             .unwrap();
     }
-}
-
-/// Runs a blocking RPC closure off the async threads.
-async fn rpc<T: Send + 'static>(
-    node: &RegtestNode,
-    f: impl FnOnce(&mphub_chain::NodeRpc) -> Result<T, mphub_chain::RpcError> + Send + 'static,
-) -> T {
-    let rpc = mphub_chain::NodeRpc::from_cookie(
-        node.rpc().url(),
-        node.datadir().join("regtest").join(".cookie"),
-    )
-    .unwrap();
-    tokio::task::spawn_blocking(move || f(&rpc))
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// The mining leg on one node; `None` (nothing checked) for a PR #29409 node.

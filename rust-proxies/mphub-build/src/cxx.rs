@@ -441,25 +441,22 @@ impl<'a> Gen<'a> {
             Ty::Bool | Ty::Int(_) | Ty::Float(_) | Ty::Data => e.to_string(),
             Ty::Text => format!("({e}).into_bytes()"),
             Ty::AnyPointer => format!("({e}).as_message_bytes().to_vec()"),
-            Ty::Interface(id) => {
-                let n = &self.iface(*id)?.name;
-                format!("vec![ffi::FfiCap{n} {{ cap: Box::new({n}Cap({e})) }}]")
-            }
+            // A single capability is a list of one.
+            Ty::Interface(id) => format!("vec![{}]", self.rs_cap_to_ffi(*id, e)?),
             Ty::Enum(_) => format!("::mphub::wire::Enum::ordinal({e})"),
             Ty::List(inner) => match &**inner {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
                 Ty::Void => format!("({e}).len() as u64"),
-                Ty::AnyPointer => format!("({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x.as_message_bytes().to_vec() }}).collect::<Vec<_>>()"),
-                Ty::Interface(id) => {
-                    let n = &self.iface(*id)?.name;
-                    format!("({e}).into_iter().map(|x| ffi::FfiCap{n} {{ cap: Box::new({n}Cap(x)) }}).collect::<Vec<_>>()")
-                }
+                Ty::Interface(id) => format!(
+                    "({e}).into_iter().map(|x| {}).collect::<Vec<_>>()",
+                    self.rs_cap_to_ffi(*id, "x")?
+                ),
                 Ty::Enum(_) => format!(
                     "({e}).into_iter().map(::mphub::wire::Enum::ordinal).collect::<Vec<_>>()"
                 ),
-                Ty::Text => format!("({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x.into_bytes() }}).collect::<Vec<_>>()"),
-                Ty::Data => format!(
-                    "({e}).into_iter().map(|x| ffi::FfiBytes {{ data: x }}).collect::<Vec<_>>()"
+                Ty::Text | Ty::Data | Ty::AnyPointer => format!(
+                    "({e}).into_iter().map(|x| ffi::FfiBytes {{ data: {} }}).collect::<Vec<_>>()",
+                    self.rs_to_ffi(inner, "x")?
                 ),
                 Ty::Struct(id) => format!(
                     "({e}).into_iter().map({}_to_ffi).collect::<Vec<_>>()",
@@ -480,6 +477,12 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// Rust expression: a `Cap<XClient>` → the `FfiCapX` carrying it.
+    fn rs_cap_to_ffi(&self, id: u64, e: &str) -> Result<String, BuildError> {
+        let n = &self.iface(id)?.name;
+        Ok(format!("ffi::FfiCap{n} {{ cap: Box::new({n}Cap({e})) }}"))
+    }
+
     /// Rust expression: owned ffi value → owned API value.
     fn rs_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         Ok(match ty {
@@ -497,14 +500,15 @@ impl<'a> Gen<'a> {
                 Ty::Bool | Ty::Int(_) | Ty::Float(_) => e.to_string(),
                 // Zero-sized elements: no allocation, whatever the count.
                 Ty::Void => format!("vec![(); ({e}) as usize]"),
-                Ty::AnyPointer => format!("({e}).into_iter().map(|x| ::mphub::wire::AnyValue::from_message_bytes(x.data)).collect::<Vec<_>>()"),
                 Ty::Interface(_) => format!("({e}).into_iter().map(|x| (*x.cap).0).collect::<Vec<_>>()"),
                 Ty::Enum(_) => format!(
                     "({e}).into_iter().map(<{} as ::mphub::wire::Enum>::from_ordinal).collect::<Vec<_>>()",
                     self.api_ty(inner)?
                 ),
-                Ty::Text => format!("({e}).into_iter().map(|x| ::mphub::Text::from_bytes(x.data)).collect::<Vec<_>>()"),
-                Ty::Data => format!("({e}).into_iter().map(|x| x.data).collect::<Vec<_>>()"),
+                Ty::Text | Ty::Data | Ty::AnyPointer => format!(
+                    "({e}).into_iter().map(|x| {}).collect::<Vec<_>>()",
+                    self.rs_from_ffi(inner, "x.data")?
+                ),
                 Ty::Struct(id) => format!(
                     "({e}).into_iter().map({}_from_ffi).collect::<Vec<_>>()",
                     snake(&self.strct(*id)?.name)
@@ -749,14 +753,12 @@ impl<'a> Gen<'a> {
             Ty::Enum(_) => format!("static_cast<std::uint16_t>({e})"),
             Ty::Text | Ty::Data => format!("::mphub::cxx::detail::to_rust_bytes({e})"),
             Ty::AnyPointer => format!("::mphub::cxx::detail::to_rust_bytes(({e}).message)"),
-            Ty::Interface(id) => {
-                let n = &self.iface(*id)?.name;
-                format!(
-                    "[&] {{ ::rust::Vec<{f}::FfiCap{n}> cap; cap.push_back({f}::FfiCap{n}{{{f}::{}_cap_from_shared({e})}}); return cap; }}()",
-                    snake(n),
-                    f = self.f
-                )
-            }
+            // A single capability is a list of one.
+            Ty::Interface(_) => format!(
+                "[&] {{ {} cap; cap.push_back({}); return cap; }}()",
+                self.cpp_ffi_ty(ty)?,
+                self.cpp_cap_to_ffi(ty, e)?
+            ),
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_rust_vec({e})")
             }
@@ -769,20 +771,12 @@ impl<'a> Gen<'a> {
                     "[&] {{ {} list{d}; list{d}.reserve({e}.size()); for (const auto& x{d} : {e}) list{d}.push_back({}); return list{d}; }}()",
                     self.cpp_ffi_ty(ty)?,
                     match &**inner {
-                        Ty::Text | Ty::Data => format!(
-                            "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x{d})}}",
-                            self.f
+                        Ty::Text | Ty::Data | Ty::AnyPointer => format!(
+                            "{}::FfiBytes{{{}}}",
+                            self.f,
+                            self.cpp_to_ffi(inner, &format!("x{d}"))?
                         ),
-                        Ty::AnyPointer => format!(
-                            "{}::FfiBytes{{::mphub::cxx::detail::to_rust_bytes(x{d}.message)}}",
-                            self.f
-                        ),
-                        Ty::Interface(id) => format!(
-                            "{f}::FfiCap{n}{{{f}::{}_cap_from_shared(x{d})}}",
-                            snake(&self.iface(*id)?.name),
-                            f = self.f,
-                            n = self.iface(*id)?.name
-                        ),
+                        Ty::Interface(_) => self.cpp_cap_to_ffi(inner, &format!("x{d}"))?,
                         Ty::List(element) => format!(
                             "{}::FfiList{}{{{}}}",
                             self.f,
@@ -805,6 +799,36 @@ impl<'a> Gen<'a> {
         })
     }
 
+    /// C++ expression: a `std::shared_ptr<X>` (interface `ty`) → the `FfiCapX` carrying it.
+    fn cpp_cap_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        let Ty::Interface(id) = ty else {
+            return Err(BuildError::Unsupported(format!(
+                "C++ bridge: {ty:?} is no capability"
+            )));
+        };
+        let n = &self.iface(*id)?.name;
+        Ok(format!(
+            "{f}::FfiCap{n}{{{f}::{}_cap_from_shared({e})}}",
+            snake(n),
+            f = self.f
+        ))
+    }
+
+    /// C++ expression: an `FfiCapX` (interface `ty`) → `std::shared_ptr<X>` (null for a
+    /// null capability).
+    fn cpp_cap_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
+        let Ty::Interface(id) = ty else {
+            return Err(BuildError::Unsupported(format!(
+                "C++ bridge: {ty:?} is no capability"
+            )));
+        };
+        Ok(format!(
+            "{}::{}_shared_from_cap(*({e}).cap)",
+            self.f,
+            snake(&self.iface(*id)?.name)
+        ))
+    }
+
     /// C++ expression: ffi value (owned or slice) → API value.
     fn cpp_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         Ok(match ty {
@@ -815,10 +839,9 @@ impl<'a> Gen<'a> {
             Ty::AnyPointer => {
                 format!("::mphub::cxx::AnyValue{{::mphub::cxx::detail::to_std_bytes({e})}}")
             }
-            Ty::Interface(id) => format!(
-                "(({e}).empty() ? nullptr : {}::{}_shared_from_cap(*({e})[0].cap))",
-                self.f,
-                snake(&self.iface(*id)?.name)
+            Ty::Interface(_) => format!(
+                "(({e}).empty() ? nullptr : {})",
+                self.cpp_cap_from_ffi(ty, &format!("({e})[0]"))?
             ),
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
                 format!("::mphub::cxx::detail::to_std_vector({e})")
@@ -836,11 +859,7 @@ impl<'a> Gen<'a> {
                         Ty::Text | Ty::Data | Ty::AnyPointer => {
                             self.cpp_from_ffi(inner, &format!("x{d}.data"))?
                         }
-                        Ty::Interface(id) => format!(
-                            "{}::{}_shared_from_cap(*x{d}.cap)",
-                            self.f,
-                            snake(&self.iface(*id)?.name)
-                        ),
+                        Ty::Interface(_) => self.cpp_cap_from_ffi(inner, &format!("x{d}"))?,
                         Ty::List(_) => self.cpp_from_ffi(inner, &format!("x{d}.items"))?,
                         _ => self.cpp_from_ffi(inner, &format!("x{d}"))?,
                     }
@@ -941,7 +960,12 @@ impl<'a> Gen<'a> {
     /// The C++ member holding a struct's union discriminant: `which`, or `which_` when
     /// a plain field already has that name.
     fn cpp_which(s: &StructModel) -> &'static str {
-        if s.fields.iter().any(|f| f.cpp_member == "which") {
+        Self::which_member(&s.fields)
+    }
+
+    /// `which`, or `which_` when one of `fields` already has that name.
+    fn which_member(fields: &[Field]) -> &'static str {
+        if fields.iter().any(|f| f.cpp_member == "which") {
             "which_"
         } else {
             "which"
@@ -1357,11 +1381,7 @@ impl Gen<'_> {
             members.push(m);
         }
         if let Some(u) = &b.union {
-            let which = if b.fields.iter().any(|f| f.cpp_member == "which") {
-                "which_"
-            } else {
-                "which"
-            };
+            let which = Self::which_member(&b.fields);
             self.cpp_union_members(o, u, which, Some(&b.params))?;
             members.push(which.to_string());
             members.extend(

@@ -516,8 +516,8 @@ struct Instances {
     groups: Vec<u64>,
     /// Unions of the structs converted so far, by struct id.
     unions: HashMap<u64, UnionModel>,
-    /// (struct id, field index) of the fields the Rust emitter boxes.
-    recursive: std::collections::HashSet<(u64, usize)>,
+    /// (struct id, field index) of the fields the Rust emitter boxes; computed on first use.
+    recursive: Option<std::collections::HashSet<(u64, usize)>>,
 }
 
 impl Instances {
@@ -643,11 +643,6 @@ fn convert_fields(
     args: &[Ty],
 ) -> Result<Vec<Field>, String> {
     let s = schema.strct(id).map_err(|e| e.to_string())?;
-    if inst.recursive.is_empty() {
-        inst.recursive = crate::rust::recursive_fields(schema);
-        // Never empty again, so it is computed once.
-        inst.recursive.insert((0, usize::MAX));
-    }
     if s.params.len() != args.len() {
         return Err(format!(
             "struct {} is generic and used without arguments",
@@ -699,7 +694,10 @@ fn convert_fields(
                 }
             ),
             group: matches!(&f.kind, FieldKind::Group(_)),
-            boxed: inst.recursive.contains(&(id, f.index)),
+            boxed: inst
+                .recursive
+                .get_or_insert_with(|| crate::rust::recursive_fields(schema))
+                .contains(&(id, f.index)),
         });
         if let Some(discriminant) = f.discriminant {
             let member = out.pop().expect("just pushed");
