@@ -198,14 +198,21 @@ fn mining_client_against_real_bitcoin_node() {
         // Leave initial block download, and pass height 16: below it v31 refuses its own
         // templates (bad-cb-length, a one-byte height push in the coinbase scriptSig).
         node.mine_over_rpc(17).expect("mining blocks over RPC");
-        // The Rust CLI's own detection names the version the C++ facade must find.
-        let out = run(
-            Command::new(mphub())
-                .arg("--connect")
-                .arg(format!("unix:{}", node.socket().display()))
-                .args(["--json", "mining", "tip"]),
-            "mphub mining tip",
-        );
+        // The Rust CLI's own detection names the version the C++ facade must find; a node
+        // built from PR #29409 (no v31/master Mining) is not this leg's.
+        let mut tip = Command::new(mphub());
+        tip.arg("--connect")
+            .arg(format!("unix:{}", node.socket().display()))
+            .args(["--json", "mining", "tip"]);
+        let probe = tip.output().expect("running mphub mining tip");
+        if !probe.status.success() && String::from_utf8_lossy(&probe.stderr).contains("PR #29409") {
+            println!(
+                "SKIPPED: {} speaks the PR #29409 schema: mining-client is for v31 and master nodes",
+                binary.display()
+            );
+            continue;
+        }
+        let out = run(&mut tip, "mphub mining tip");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("mphub's JSON");
         let expect = v["core"].as_str().expect("core").to_string();
         let text = round(node.socket(), &expect);
