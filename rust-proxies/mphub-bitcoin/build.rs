@@ -1,4 +1,5 @@
-//! Generates mphub proxies for Bitcoin Core's v31, master and PR #29409 schemas.
+//! Generates mphub proxies for Bitcoin Core's v31, master and PR #29409 schemas, and for
+//! mphub's own demo-node control interface.
 fn main() {
     for (version, files) in [
         ("v31", &["init", "echo", "mining", "common"][..]),
@@ -16,4 +17,11 @@ fn main() {
             panic!("generating mphub proxies for schema/bitcoin/{version}: {e}")
         });
     }
+    mphub_build::Builder::new("../../schema")
+        .file("mphub/demo_control.capnp")
+        .module("demo_control")
+        .run()
+        .unwrap_or_else(|e| {
+            panic!("generating mphub proxies for schema/mphub/demo_control.capnp: {e}")
+        });
 }

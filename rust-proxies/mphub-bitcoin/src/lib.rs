@@ -19,6 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod chain;
 pub mod client;
 pub mod demo;
 
@@ -53,6 +54,13 @@ pub mod master {
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod pr29409 {
     include!(concat!(env!("OUT_DIR"), "/pr29409/mphub_gen.rs"));
+}
+
+/// mphub's demo-node control interface (`schema/mphub/demo_control.capnp`): mine, reorg
+/// and feed the mempool of a running `mphub serve`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod demo_control {
+    include!(concat!(env!("OUT_DIR"), "/demo_control/mphub_gen.rs"));
 }
 
 /// Which Bitcoin Core schema a node speaks.

@@ -1,7 +1,11 @@
 //! A synthetic regtest chain that mimics Bitcoin Core's mining interface.
 //!
-//! [`DemoChain`] starts from the real regtest genesis block and keeps a single linear chain
-//! (no forks or reorgs) plus a mempool of synthetic segwit transactions. Its methods follow
+//! [`DemoChain`] starts from the real regtest genesis block and keeps one active chain (a
+//! [`reorg`](DemoChain::reorg) replaces its top blocks) plus a mempool holding synthetic
+//! segwit transactions and transactions from outside
+//! ([`accept_transaction`](DemoChain::accept_transaction), checked against the chain's
+//! unspent outputs with Core's reject reasons). Every change is signalled to
+//! [`subscribe`](DemoChain::subscribe)rs as [`ChainEvent`]s in Core's order. Its methods follow
 //! the semantics of Core's `interfaces::Mining` and `interfaces::BlockTemplate` as served over
 //! IPC (see `bitcoin-core-ipc.md` §3.7–§3.10, §5, §7):
 //!
@@ -19,7 +23,9 @@
 //! Validation is a useful subset of Core's consensus checks with Core's reject reasons
 //! (`high-hash`, `bad-txnmrklroot`, `bad-cb-length`, `bad-cb-height`, `bad-cb-amount`,
 //! `bad-witness-merkle-match`, `inconclusive-not-best-prevblk`, …). Non-coinbase transactions
-//! are valid exactly when they are in the demo mempool; there are no scripts or UTXOs.
+//! are valid exactly when they are in the demo mempool. Scripts are never evaluated: a
+//! transaction from outside is accepted when its structure, inputs (known, unspent, coinbase
+//! outputs mature), amounts and fee are right.
 //!
 //! The async waits use tokio timers, so they must run inside a tokio runtime with the time
 //! driver enabled.
@@ -45,11 +51,12 @@ use thiserror::Error;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use crate::events::{ChainEvent, RemovalReason, Subscriber, Subscription};
 use crate::miner::{
     build_coinbase, merkle_root_from_path, solve_header, txid_of, MinerError,
     MAX_COINBASE_SCRIPT_SIG_LEN, MIN_COINBASE_SCRIPT_SIG_LEN,
 };
-use crate::{BlockRef, CoinbaseTemplate, SubmitResult, MAX_MONEY};
+use crate::{BlockFacts, BlockRef, CoinbaseTemplate, SubmitResult, MAX_MONEY};
 
 /// Compact target of regtest blocks (`0x207fffff`); about every second hash meets it.
 pub const REGTEST_BITS: u32 = 0x207f_ffff;
@@ -77,6 +84,14 @@ const WITNESS_COMMITMENT_HEADER: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
 const SYNTHETIC_OUTPUT_VALUE: u64 = 100_000;
 /// Sigop cost of a synthetic transaction (one P2WPKH input).
 const SYNTHETIC_TX_SIGOPS: i64 = 1;
+/// Blocks a coinbase output must wait before it can be spent (Core's `COINBASE_MATURITY`).
+pub const COINBASE_MATURITY: i32 = 100;
+/// Core's default minimum relay fee rate (`DEFAULT_MIN_RELAY_TX_FEE`), sat/kvB.
+pub const MIN_RELAY_FEE_PER_KVB: i64 = 1000;
+/// Core's default incremental relay fee rate (`DEFAULT_INCREMENTAL_RELAY_FEE`), sat/kvB.
+pub const INCREMENTAL_RELAY_FEE_PER_KVB: i64 = 1000;
+/// Core's default dust relay fee rate (`DUST_RELAY_TX_FEE`), sat/kvB.
+pub const DUST_RELAY_FEE_PER_KVB: i64 = 3000;
 
 /// Errors from [`DemoChain`].
 ///
@@ -107,6 +122,73 @@ pub enum ChainError {
     /// A mining helper failed.
     #[error(transparent)]
     Miner(#[from] MinerError),
+    /// A reorg asked to disconnect the genesis block or to connect no block.
+    #[error("cannot reorg {depth} blocks into {blocks} new ones: the tip is at height {height} (genesis stays) and at least one block must be connected")]
+    BadReorg {
+        /// Blocks to disconnect.
+        depth: usize,
+        /// Blocks to connect.
+        blocks: usize,
+        /// Height of the tip.
+        height: i32,
+    },
+}
+
+/// Why the mempool refused a transaction: Core's reject reason and debug text, shown as
+/// Core's `TxValidationState::ToString()` (`reason, debug`), the error text of
+/// `Chain.broadcastTransaction`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{reason}{}{debug}", if debug.is_empty() { "" } else { ", " })]
+pub struct TxReject {
+    /// Core's reason, e.g. `bad-txns-inputs-missingorspent`.
+    pub reason: String,
+    /// Detail (may be empty).
+    pub debug: String,
+}
+
+impl TxReject {
+    fn new(reason: &str, debug: impl Into<String>) -> Self {
+        TxReject {
+            reason: reason.into(),
+            debug: debug.into(),
+        }
+    }
+}
+
+/// A transaction the mempool took (or already had), from
+/// [`DemoChain::accept_transaction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// Txid, internal byte order.
+    pub txid: [u8; 32],
+    /// Fee in satoshis.
+    pub fee: i64,
+    /// False when it was in the mempool already (Core then only relays it again).
+    pub added: bool,
+}
+
+/// Core's `GetTransactionAncestry` for a mempool transaction: counts include the
+/// transaction itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ancestry {
+    /// Transactions in its in-mempool ancestry, itself included.
+    pub ancestors: u64,
+    /// The largest descendant count (itself included) among its ancestors without
+    /// in-mempool parents (Core's `CalculateDescendantMaximum`).
+    pub descendants: u64,
+    /// Virtual size of the ancestry, vbytes.
+    pub ancestor_size: u64,
+    /// Fees of the ancestry, satoshis.
+    pub ancestor_fees: i64,
+}
+
+/// Core's `FormatMoney`: BTC with at least two decimals (`0.001`, `1.00`).
+fn format_money(sats: u64) -> String {
+    let mut s = format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000);
+    while s.ends_with('0') && s.len() - s.find('.').unwrap_or(0) > 3 {
+        s.pop();
+    }
+    s
 }
 
 /// Options for [`DemoChain::create_template`] (`BlockCreateOptions`).
@@ -233,6 +315,23 @@ struct MempoolEntry {
     sigops: i64,
     weight: u64,
     seq: u64,
+    /// Made by [`DemoChain::add_mempool_tx`]: spends a fake outpoint, so its inputs are
+    /// never checked.
+    synthetic: bool,
+}
+
+impl MempoolEntry {
+    fn vsize(&self) -> u64 {
+        self.weight.div_ceil(4)
+    }
+}
+
+/// An unspent output of the active chain.
+#[derive(Debug, Clone, Copy)]
+struct Coin {
+    value: u64,
+    height: i32,
+    coinbase: bool,
 }
 
 #[derive(Debug)]
@@ -240,7 +339,14 @@ struct State {
     blocks: Vec<Block>,
     hashes: Vec<BlockHash>,
     mempool: HashMap<Txid, MempoolEntry>,
+    /// Entries of mempool transactions now in a block, kept so a reorg can return them.
+    confirmed: HashMap<Txid, MempoolEntry>,
     next_seq: u64,
+    /// Blocks mined by this chain (makes every mined coinbase unique).
+    mined: u64,
+    /// Number of the last [`ChainEvent`] emitted.
+    event_seq: u64,
+    subscribers: Vec<Subscriber>,
     /// Incremented by every [`DemoChain::interrupt`].
     interrupt_epoch: u64,
     /// Waits in [`DemoChain::wait_tip_changed`] currently pending.
@@ -271,6 +377,190 @@ impl State {
 
     fn next_height(&self) -> i32 {
         i32::try_from(self.hashes.len()).unwrap_or(i32::MAX)
+    }
+
+    /// [`BlockFacts`] of the block at `index` of the active chain.
+    fn facts(&self, index: usize) -> Option<BlockFacts> {
+        let block = self.blocks.get(index)?;
+        let times: Vec<u32> = self.blocks[..=index]
+            .iter()
+            .map(|b| b.header.time)
+            .collect();
+        let mut last11: Vec<u32> = times[times.len().saturating_sub(11)..].to_vec();
+        last11.sort_unstable();
+        // blk00000.dat: each block follows its 4-byte magic and 4-byte size.
+        let data_pos: u64 = self.blocks[..index]
+            .iter()
+            .map(|b| 8 + b.total_size() as u64)
+            .sum::<u64>()
+            + 8;
+        Some(BlockFacts {
+            hash: self.hashes[index].to_byte_array(),
+            prev_hash: block.header.prev_blockhash.to_byte_array(),
+            height: i32::try_from(index).ok()?,
+            time: block.header.time,
+            max_time: times.iter().copied().max().unwrap_or(0),
+            mtp_time: last11[last11.len() / 2],
+            data: serialize(block),
+            data_pos: u32::try_from(data_pos).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Signals `event` to every subscriber, forgetting those gone or lagging.
+    fn emit(&mut self, event: ChainEvent) {
+        self.event_seq += 1;
+        let seq = self.event_seq;
+        self.subscribers.retain(|s| s.send(seq, event.clone()));
+    }
+
+    /// The unspent outputs of the active chain (Core's UTXO set; the genesis coinbase is
+    /// not spendable, as in Core).
+    fn chain_coins(&self) -> HashMap<OutPoint, Coin> {
+        let mut coins = HashMap::new();
+        for (height, block) in self.blocks.iter().enumerate().skip(1) {
+            for tx in &block.txdata {
+                let coinbase = tx.is_coinbase();
+                if !coinbase {
+                    for input in &tx.input {
+                        coins.remove(&input.previous_output);
+                    }
+                }
+                let txid = tx.compute_txid();
+                for (vout, out) in tx.output.iter().enumerate() {
+                    coins.insert(
+                        OutPoint {
+                            txid,
+                            vout: vout as u32,
+                        },
+                        Coin {
+                            value: out.value.to_sat(),
+                            height: height as i32,
+                            coinbase,
+                        },
+                    );
+                }
+            }
+        }
+        coins
+    }
+
+    /// Core's input checks for `tx` (txid `txid`) against the chain's `coins` and the other
+    /// mempool transactions: the fee it pays, or why it cannot enter the mempool.
+    fn check_inputs(
+        &self,
+        txid: Txid,
+        tx: &Transaction,
+        coins: &HashMap<OutPoint, Coin>,
+    ) -> Result<i64, TxReject> {
+        let spend_height = self.next_height();
+        let mut value_in: u64 = 0;
+        for input in &tx.input {
+            let prev = input.previous_output;
+            let conflict = self
+                .mempool
+                .iter()
+                .any(|(id, e)| *id != txid && e.tx.input.iter().any(|i| i.previous_output == prev));
+            if conflict {
+                return Err(TxReject::new("txn-mempool-conflict", ""));
+            }
+            let value = if let Some(coin) = coins.get(&prev) {
+                let depth = spend_height - coin.height;
+                if coin.coinbase && depth < COINBASE_MATURITY {
+                    return Err(TxReject::new(
+                        "bad-txns-premature-spend-of-coinbase",
+                        format!("tried to spend coinbase at depth {depth}"),
+                    ));
+                }
+                coin.value
+            } else {
+                self.mempool
+                    .get(&prev.txid)
+                    .and_then(|parent| parent.tx.output.get(prev.vout as usize))
+                    .map(|out| out.value.to_sat())
+                    .ok_or_else(|| TxReject::new("bad-txns-inputs-missingorspent", ""))?
+            };
+            value_in = value_in.saturating_add(value);
+        }
+        let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+        if value_in < value_out {
+            return Err(TxReject::new(
+                "bad-txns-in-belowout",
+                format!(
+                    "value in ({}) < value out ({})",
+                    format_money(value_in),
+                    format_money(value_out)
+                ),
+            ));
+        }
+        Ok(i64::try_from(value_in - value_out).unwrap_or(i64::MAX))
+    }
+
+    /// Txids of the in-mempool parents of `entry`.
+    fn mempool_parents(&self, entry: &MempoolEntry) -> Vec<Txid> {
+        let mut parents: Vec<Txid> = entry
+            .tx
+            .input
+            .iter()
+            .map(|i| i.previous_output.txid)
+            .filter(|id| self.mempool.contains_key(id))
+            .collect();
+        parents.sort_unstable();
+        parents.dedup();
+        parents
+    }
+
+    /// Txids of the mempool transactions spending an output of `txid`.
+    fn mempool_children(&self, txid: Txid) -> Vec<Txid> {
+        self.mempool
+            .iter()
+            .filter(|(_, e)| e.tx.input.iter().any(|i| i.previous_output.txid == txid))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// `txid` and its in-mempool ancestors (`up`) or descendants.
+    fn mempool_family(&self, txid: Txid, up: bool) -> HashSet<Txid> {
+        let mut seen = HashSet::from([txid]);
+        let mut todo = vec![txid];
+        while let Some(id) = todo.pop() {
+            let next = match (up, self.mempool.get(&id)) {
+                (true, Some(entry)) => self.mempool_parents(entry),
+                (true, None) => Vec::new(),
+                (false, _) => self.mempool_children(id),
+            };
+            for n in next {
+                if seen.insert(n) {
+                    todo.push(n);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Removes mempool transactions whose inputs are gone or immature after a reorg (and
+    /// their descendants), signalling each with [`RemovalReason::Reorg`].
+    fn remove_for_reorg(&mut self) {
+        let coins = self.chain_coins();
+        loop {
+            let mut failed: Vec<(u64, Txid)> = self
+                .mempool
+                .iter()
+                .filter(|(id, e)| !e.synthetic && self.check_inputs(**id, &e.tx, &coins).is_err())
+                .map(|(id, e)| (e.seq, *id))
+                .collect();
+            if failed.is_empty() {
+                return;
+            }
+            failed.sort_unstable();
+            for (_, id) in failed {
+                if let Some(entry) = self.mempool.remove(&id) {
+                    self.emit(ChainEvent::TransactionRemovedFromMempool {
+                        tx: serialize(&entry.tx),
+                        reason: RemovalReason::Reorg,
+                    });
+                }
+            }
+        }
     }
 
     /// Median of the timestamps of the last 11 blocks (Core's `GetMedianTimePast`).
@@ -394,6 +684,43 @@ fn reject(reason: &str, debug: impl Into<String>) -> Result<(), SubmitResult> {
     Err(SubmitResult::rejected(reason, debug))
 }
 
+/// Core's `CheckTransaction`: the structure checks that need no chain state.
+fn check_transaction(tx: &Transaction) -> Result<(), TxReject> {
+    if tx.input.is_empty() {
+        return Err(TxReject::new("bad-txns-vin-empty", ""));
+    }
+    if tx.output.is_empty() {
+        return Err(TxReject::new("bad-txns-vout-empty", ""));
+    }
+    if (tx.base_size() as u64).saturating_mul(4) > MAX_BLOCK_WEIGHT {
+        return Err(TxReject::new("bad-txns-oversize", ""));
+    }
+    let mut total: u64 = 0;
+    for out in &tx.output {
+        let value = out.value.to_sat();
+        if value > MAX_MONEY as u64 {
+            return Err(TxReject::new("bad-txns-vout-toolarge", ""));
+        }
+        total = total.saturating_add(value);
+        if total > MAX_MONEY as u64 {
+            return Err(TxReject::new("bad-txns-txouttotal-toolarge", ""));
+        }
+    }
+    let mut seen = HashSet::with_capacity(tx.input.len());
+    if !tx.input.iter().all(|i| seen.insert(i.previous_output)) {
+        return Err(TxReject::new("bad-txns-inputs-duplicate", ""));
+    }
+    if tx.is_coinbase() {
+        let len = tx.input[0].script_sig.len();
+        if !(2..=100).contains(&len) {
+            return Err(TxReject::new("bad-cb-length", ""));
+        }
+    } else if tx.input.iter().any(|i| i.previous_output.is_null()) {
+        return Err(TxReject::new("bad-txns-prevout-null", ""));
+    }
+    Ok(())
+}
+
 fn synthetic_tx(seq: u64) -> Transaction {
     let seed =
         sha256d::Hash::hash(&[&b"mphub-demo-fake-outpoint"[..], &seq.to_le_bytes()].concat());
@@ -440,7 +767,11 @@ impl DemoChain {
                     blocks: vec![genesis],
                     hashes: vec![hash],
                     mempool: HashMap::new(),
+                    confirmed: HashMap::new(),
                     next_seq: 0,
+                    mined: 0,
+                    event_seq: 0,
+                    subscribers: Vec::new(),
                     interrupt_epoch: 0,
                     tip_waiters: 0,
                     interrupt_pending: false,
@@ -504,8 +835,9 @@ impl DemoChain {
     /// txid (internal order).
     ///
     /// Each transaction spends a unique fake outpoint with a P2WPKH-style witness and pays
-    /// 100 000 sat to a P2WPKH output; its sigop cost is 1. Wakes [`DemoChain::wait_next`]
-    /// waiters. Errors if `fee` is outside `0..=MAX_MONEY`.
+    /// 100 000 sat to a P2WPKH output; its sigop cost is 1. Signals
+    /// [`ChainEvent::TransactionAddedToMempool`] and wakes [`DemoChain::wait_next`] waiters.
+    /// Errors if `fee` is outside `0..=MAX_MONEY`.
     pub fn add_mempool_tx(&self, fee: i64) -> Result<[u8; 32], ChainError> {
         if !(0..=MAX_MONEY).contains(&fee) {
             return Err(ChainError::InvalidFee(fee));
@@ -523,8 +855,11 @@ impl DemoChain {
                 fee,
                 sigops: SYNTHETIC_TX_SIGOPS,
                 seq,
+                synthetic: true,
             };
+            let bytes = serialize(&entry.tx);
             state.mempool.insert(txid, entry);
+            state.emit(ChainEvent::TransactionAddedToMempool(bytes));
             txid
         };
         self.notify();
@@ -597,11 +932,12 @@ impl DemoChain {
         let prev = state.tip();
         let height = state.next_height();
 
-        // Transaction selection, best fee rate first (ties: oldest first).
+        // Transaction selection, best fee rate first (ties: oldest first), a transaction
+        // only after its in-mempool parents.
         let mut selected: Vec<&MempoolEntry> = Vec::new();
         if opts.use_mempool {
-            let mut candidates: Vec<&MempoolEntry> = state.mempool.values().collect();
-            candidates.sort_by(|a, b| {
+            let mut candidates: Vec<(&Txid, &MempoolEntry)> = state.mempool.iter().collect();
+            candidates.sort_by(|(_, a), (_, b)| {
                 let lhs = i128::from(b.fee) * i128::from(a.weight);
                 let rhs = i128::from(a.fee) * i128::from(b.weight);
                 lhs.cmp(&rhs).then(a.seq.cmp(&b.seq))
@@ -610,16 +946,35 @@ impl DemoChain {
             let mut sigops = opts
                 .coinbase_output_max_additional_sigops
                 .min(MAX_BLOCK_SIGOPS_COST);
-            for entry in candidates {
-                let entry_sigops = u64::try_from(entry.sigops).unwrap_or(u64::MAX);
-                if weight.saturating_add(entry.weight) >= MAX_BLOCK_WEIGHT
-                    || sigops.saturating_add(entry_sigops) >= MAX_BLOCK_SIGOPS_COST
-                {
-                    continue;
+            let mut done: HashSet<Txid> = HashSet::new();
+            let mut included: HashSet<Txid> = HashSet::new();
+            loop {
+                let mut progress = false;
+                for (txid, entry) in &candidates {
+                    if done.contains(*txid)
+                        || !state
+                            .mempool_parents(entry)
+                            .iter()
+                            .all(|p| included.contains(p))
+                    {
+                        continue;
+                    }
+                    done.insert(**txid);
+                    progress = true;
+                    let entry_sigops = u64::try_from(entry.sigops).unwrap_or(u64::MAX);
+                    if weight.saturating_add(entry.weight) >= MAX_BLOCK_WEIGHT
+                        || sigops.saturating_add(entry_sigops) >= MAX_BLOCK_SIGOPS_COST
+                    {
+                        continue;
+                    }
+                    weight += entry.weight;
+                    sigops += entry_sigops;
+                    included.insert(**txid);
+                    selected.push(entry);
                 }
-                weight += entry.weight;
-                sigops += entry_sigops;
-                selected.push(entry);
+                if !progress {
+                    break;
+                }
             }
         }
         let tx_fees: Vec<i64> = selected.iter().map(|e| e.fee).collect();
@@ -786,31 +1141,46 @@ impl DemoChain {
     fn process_block(&self, block: Block) -> SubmitResult {
         let result = {
             let mut state = self.lock();
-            let hash = block.block_hash();
-            if state.hashes.contains(&hash) {
-                return SubmitResult::rejected("duplicate", "block is already on the chain");
+            let result = Self::connect_locked(&mut state, block);
+            if result.accepted {
+                state.emit(ChainEvent::UpdatedBlockTip);
             }
-            if block.header.prev_blockhash != state.tip_hash()
-                && !state.hashes.contains(&block.header.prev_blockhash)
-            {
-                return SubmitResult::rejected("prev-blk-not-found", "parent block is unknown");
-            }
-            match Self::validate(&state, &block, true, true) {
-                Ok(()) => {
-                    for tx in block.txdata.iter().skip(1) {
-                        state.mempool.remove(&tx.compute_txid());
-                    }
-                    state.hashes.push(hash);
-                    state.blocks.push(block);
-                    SubmitResult::ok()
-                }
-                Err(rejected) => rejected,
-            }
+            result
         };
         if result.accepted {
             self.notify();
         }
         result
+    }
+
+    /// Validates `block` and appends it as the new tip: its transactions leave the mempool
+    /// (no removal signal, as in Core) and [`ChainEvent::BlockConnected`] is signalled. The
+    /// caller signals [`ChainEvent::UpdatedBlockTip`] once the change is complete.
+    fn connect_locked(state: &mut State, block: Block) -> SubmitResult {
+        let hash = block.block_hash();
+        if state.hashes.contains(&hash) {
+            return SubmitResult::rejected("duplicate", "block is already on the chain");
+        }
+        if block.header.prev_blockhash != state.tip_hash()
+            && !state.hashes.contains(&block.header.prev_blockhash)
+        {
+            return SubmitResult::rejected("prev-blk-not-found", "parent block is unknown");
+        }
+        if let Err(rejected) = Self::validate(state, &block, true, true) {
+            return rejected;
+        }
+        for tx in block.txdata.iter().skip(1) {
+            let txid = tx.compute_txid();
+            if let Some(entry) = state.mempool.remove(&txid) {
+                state.confirmed.insert(txid, entry);
+            }
+        }
+        state.hashes.push(hash);
+        state.blocks.push(block);
+        if let Some(facts) = state.facts(state.blocks.len() - 1) {
+            state.emit(ChainEvent::BlockConnected(facts));
+        }
+        SubmitResult::ok()
     }
 
     /// Consensus checks in roughly Core's order (`TestBlockValidity`).
@@ -954,7 +1324,8 @@ impl DemoChain {
             }
         }
 
-        // ConnectBlock
+        // ConnectBlock: every transaction is from the mempool, and spends chain outputs or
+        // outputs of transactions before it in the block.
         let mut mempool_entries = Vec::with_capacity(block.txdata.len().saturating_sub(1));
         for tx in block.txdata.iter().skip(1) {
             match state.mempool.get(&tx.compute_txid()) {
@@ -965,6 +1336,23 @@ impl DemoChain {
                         format!("{} is not in the demo mempool", tx.compute_txid()),
                     )
                 }
+            }
+        }
+        if mempool_entries.iter().any(|e| !e.synthetic) {
+            let coins = state.chain_coins();
+            let mut earlier: HashSet<Txid> = HashSet::new();
+            for (tx, entry) in block.txdata.iter().skip(1).zip(&mempool_entries) {
+                let spendable = |i: &TxIn| {
+                    coins.contains_key(&i.previous_output)
+                        || earlier.contains(&i.previous_output.txid)
+                };
+                if !entry.synthetic && !tx.input.iter().all(spendable) {
+                    return reject(
+                        "bad-txns-inputs-missingorspent",
+                        format!("{} spends an output not before it", tx.compute_txid()),
+                    );
+                }
+                earlier.insert(tx.compute_txid());
             }
         }
         let sigops = legacy_sigops(coinbase).saturating_mul(4).saturating_add(
@@ -1119,26 +1507,10 @@ impl DemoChain {
         i32::try_from(index).ok()
     }
 
-    /// [`BlockFacts`](crate::BlockFacts) of the block at `height` on the chain, if any.
-    pub fn block_facts(&self, height: i32) -> Option<crate::BlockFacts> {
+    /// [`BlockFacts`] of the block at `height` on the chain, if any.
+    pub fn block_facts(&self, height: i32) -> Option<BlockFacts> {
         let index = usize::try_from(height).ok()?;
-        let state = self.lock();
-        let block = state.blocks.get(index)?;
-        let times: Vec<u32> = state.blocks[..=index]
-            .iter()
-            .map(|b| b.header.time)
-            .collect();
-        let mut last11: Vec<u32> = times[times.len().saturating_sub(11)..].to_vec();
-        last11.sort_unstable();
-        Some(crate::BlockFacts {
-            hash: state.hashes[index].to_byte_array(),
-            prev_hash: block.header.prev_blockhash.to_byte_array(),
-            height,
-            time: block.header.time,
-            max_time: times.iter().copied().max().unwrap_or(0),
-            mtp_time: last11[last11.len() / 2],
-            data: serialize(block),
-        })
+        self.lock().facts(index)
     }
 
     /// The locator hashes of the block at `height` (Core's `GetLocator`); empty when there
@@ -1184,36 +1556,267 @@ impl DemoChain {
     }
 
     /// Extends the chain by `n` blocks, each built from a default template (mempool included)
-    /// with [`build_coinbase`] (OP_TRUE payout), [`merkle_root_from_path`] and
-    /// [`solve_header`], then [`submit_solution`](DemoChain::submit_solution). Returns the new
-    /// tips in order.
+    /// with [`build_coinbase`] (OP_TRUE payout, a unique extranonce),
+    /// [`merkle_root_from_path`] and [`solve_header`], then connected like a submitted
+    /// solution. Each block is signalled as `BlockConnected` then `UpdatedBlockTip`. Returns
+    /// the new tips in order.
     pub fn mine_blocks(&self, n: usize) -> Result<Vec<BlockRef>, ChainError> {
         let mut mined = Vec::with_capacity(n);
-        for i in 0..n {
-            let template = self.create_template(CreateOptions::default())?;
-            let extranonce = (i as u64).to_le_bytes();
-            let coinbase = build_coinbase(&template.coinbase, &extranonce, &[OP_PUSHNUM_1.to_u8()]);
-            let root = merkle_root_from_path(txid_of(&coinbase)?, &template.coinbase_merkle_path);
-            let solved = solve_header(&template.header, root)?;
-            let result = self.submit_solution(
-                &template,
-                solved.version,
-                solved.timestamp,
-                solved.nonce,
-                &coinbase,
-            )?;
-            if !result.accepted {
-                return Err(ChainError::BlockRejected {
-                    reason: result.reason,
-                    debug: result.debug,
-                });
-            }
-            mined.push(BlockRef {
-                hash: solved.block_hash,
-                height: template.height,
-            });
+        for _ in 0..n {
+            let block = {
+                let mut state = self.lock();
+                let block = Self::mine_locked(&mut state, CreateOptions::default())?;
+                state.emit(ChainEvent::UpdatedBlockTip);
+                block
+            };
+            self.notify();
+            mined.push(block);
         }
         Ok(mined)
+    }
+
+    /// Builds, solves and connects one block on the tip (see
+    /// [`mine_blocks`](DemoChain::mine_blocks)); signals `BlockConnected` only.
+    fn mine_locked(state: &mut State, opts: CreateOptions) -> Result<BlockRef, ChainError> {
+        let template = Self::create_template_locked(state, opts)?;
+        state.mined += 1;
+        let extranonce = state.mined.to_le_bytes();
+        let coinbase = build_coinbase(&template.coinbase, &extranonce, &[OP_PUSHNUM_1.to_u8()]);
+        let root = merkle_root_from_path(txid_of(&coinbase)?, &template.coinbase_merkle_path);
+        let solved = solve_header(&template.header, root)?;
+        let mut block: Block = (*template.parsed).clone();
+        block.txdata[0] = deserialize(&coinbase)
+            .map_err(|e| ChainError::MalformedTemplate(format!("coinbase: {e}")))?;
+        block.header.version = BlockVersion::from_consensus(solved.version as i32);
+        block.header.time = solved.timestamp;
+        block.header.nonce = solved.nonce;
+        block.header.merkle_root = TxMerkleNode::from_byte_array(root);
+        let result = Self::connect_locked(state, block);
+        if !result.accepted {
+            return Err(ChainError::BlockRejected {
+                reason: result.reason,
+                debug: result.debug,
+            });
+        }
+        Ok(BlockRef {
+            hash: solved.block_hash,
+            height: template.height,
+        })
+    }
+
+    /// Replaces the top `depth` blocks with `blocks` new coinbase-only blocks, as a node
+    /// switching to a competing chain does.
+    ///
+    /// Signals, in Core's order: `BlockDisconnected` for each old block from the tip down;
+    /// `TransactionAddedToMempool` for each transaction of those blocks returned to the
+    /// mempool (oldest block first); `TransactionRemovedFromMempool` with
+    /// [`RemovalReason::Reorg`] for each mempool transaction whose inputs vanished or became
+    /// immature; `BlockConnected` for each new block; one `UpdatedBlockTip`. Returns the new
+    /// blocks. Errors when `depth` would disconnect the genesis block or `blocks` is 0.
+    pub fn reorg(&self, depth: usize, blocks: usize) -> Result<Vec<BlockRef>, ChainError> {
+        let connected = {
+            let mut state = self.lock();
+            let height = state.tip().height;
+            if depth >= state.blocks.len() || blocks == 0 {
+                return Err(ChainError::BadReorg {
+                    depth,
+                    blocks,
+                    height,
+                });
+            }
+            let mut returned: Vec<Vec<Transaction>> = Vec::with_capacity(depth);
+            for _ in 0..depth {
+                let index = state.blocks.len() - 1;
+                let facts = state.facts(index);
+                state.hashes.pop();
+                if let Some(block) = state.blocks.pop() {
+                    returned.push(block.txdata.into_iter().skip(1).collect());
+                }
+                if let Some(facts) = facts {
+                    state.emit(ChainEvent::BlockDisconnected(facts));
+                }
+            }
+            for tx in returned.into_iter().rev().flatten() {
+                let txid = tx.compute_txid();
+                if let Some(entry) = state.confirmed.remove(&txid) {
+                    state.mempool.insert(txid, entry);
+                    state.emit(ChainEvent::TransactionAddedToMempool(serialize(&tx)));
+                }
+            }
+            state.remove_for_reorg();
+            let mut connected = Vec::with_capacity(blocks);
+            for _ in 0..blocks {
+                let opts = CreateOptions {
+                    use_mempool: false,
+                    ..CreateOptions::default()
+                };
+                connected.push(Self::mine_locked(&mut state, opts)?);
+            }
+            state.emit(ChainEvent::UpdatedBlockTip);
+            connected
+        };
+        self.notify();
+        Ok(connected)
+    }
+
+    /// `Chain.broadcastTransaction` into the mempool: takes a serialized transaction (with
+    /// or without witness) if Core's mempool would, and signals
+    /// [`ChainEvent::TransactionAddedToMempool`].
+    ///
+    /// Checks in Core's order, refusing with Core's reason: the encoding (`TX decode
+    /// failed`), already confirmed (`Transaction outputs already in utxo set`), structure
+    /// (`bad-txns-vin-empty`, `bad-txns-vout-empty`, `bad-txns-oversize`,
+    /// `bad-txns-vout-toolarge`, `bad-txns-txouttotal-toolarge`,
+    /// `bad-txns-inputs-duplicate`, `bad-txns-prevout-null`, `coinbase`), finality
+    /// (`non-final`), inputs (`txn-mempool-conflict`, `bad-txns-inputs-missingorspent`,
+    /// `bad-txns-premature-spend-of-coinbase`, `bad-txns-in-belowout`), the 1 sat/vB relay
+    /// fee (`min relay fee not met`) and, when `max_tx_fee > 0`, that cap (`Fee exceeds
+    /// maximum configured by user (e.g. -maxtxfee, maxfeerate)`). Scripts are not run. A
+    /// transaction already in the mempool is accepted again without a signal.
+    pub fn accept_transaction(&self, bytes: &[u8], max_tx_fee: i64) -> Result<Accepted, TxReject> {
+        let tx: Transaction =
+            deserialize(bytes).map_err(|e| TxReject::new("TX decode failed", e.to_string()))?;
+        let txid = tx.compute_txid();
+        let accepted = {
+            let mut state = self.lock();
+            if let Some(entry) = state.mempool.get(&txid) {
+                return Ok(Accepted {
+                    txid: txid.to_byte_array(),
+                    fee: entry.fee,
+                    added: false,
+                });
+            }
+            let coins = state.chain_coins();
+            if (0..tx.output.len()).any(|vout| {
+                coins.contains_key(&OutPoint {
+                    txid,
+                    vout: vout as u32,
+                })
+            }) {
+                return Err(TxReject::new("Transaction outputs already in utxo set", ""));
+            }
+            check_transaction(&tx)?;
+            if tx.is_coinbase() {
+                return Err(TxReject::new("coinbase", ""));
+            }
+            if !is_final(&tx, state.next_height(), state.median_time_past()) {
+                return Err(TxReject::new("non-final", ""));
+            }
+            let fee = state.check_inputs(txid, &tx, &coins)?;
+            let weight = tx.weight().to_wu();
+            let vsize = weight.div_ceil(4);
+            let min_fee = i64::try_from(vsize)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(MIN_RELAY_FEE_PER_KVB)
+                / 1000;
+            if fee < min_fee {
+                return Err(TxReject::new(
+                    "min relay fee not met",
+                    format!("{fee} < {min_fee}"),
+                ));
+            }
+            if max_tx_fee > 0 && fee > max_tx_fee {
+                return Err(TxReject::new(
+                    "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)",
+                    "",
+                ));
+            }
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            let sigops = i64::try_from(legacy_sigops(&tx).saturating_mul(4)).unwrap_or(i64::MAX);
+            state.mempool.insert(
+                txid,
+                MempoolEntry {
+                    wtxid: tx.compute_wtxid(),
+                    weight,
+                    fee,
+                    sigops,
+                    seq,
+                    synthetic: false,
+                    tx,
+                },
+            );
+            state.emit(ChainEvent::TransactionAddedToMempool(bytes.to_vec()));
+            Accepted {
+                txid: txid.to_byte_array(),
+                fee,
+                added: true,
+            }
+        };
+        self.notify();
+        Ok(accepted)
+    }
+
+    /// Subscribes to every [`ChainEvent`] after this call, in order (Core's
+    /// `RegisterValidationInterface`). Dropping the [`Subscription`] unsubscribes.
+    pub fn subscribe(&self) -> Subscription {
+        let mut state = self.lock();
+        let (subscriber, subscription) = Subscription::new(state.event_seq);
+        state.subscribers.push(subscriber);
+        subscription
+    }
+
+    /// Waits until every subscription has handled every event signalled so far (Core's
+    /// `SyncWithValidationInterfaceQueue`). A subscription that stops receiving without
+    /// being dropped makes this wait forever, as a stuck listener does in Core.
+    pub async fn wait_for_notifications(&self) {
+        let (seq, watchers) = {
+            let state = self.lock();
+            let watchers: Vec<_> = state.subscribers.iter().map(|s| s.delivered()).collect();
+            (state.event_seq, watchers)
+        };
+        for mut delivered in watchers {
+            // An error means the subscription is gone: nothing left to wait for.
+            let _ = delivered.wait_for(|d| *d >= seq).await;
+        }
+    }
+
+    /// The mempool transactions (serialized with witness), oldest first.
+    pub fn mempool_transactions(&self) -> Vec<Vec<u8>> {
+        let state = self.lock();
+        let mut entries: Vec<&MempoolEntry> = state.mempool.values().collect();
+        entries.sort_by_key(|e| e.seq);
+        entries.iter().map(|e| serialize(&e.tx)).collect()
+    }
+
+    /// Whether a mempool transaction spends an output of `txid` (internal order).
+    pub fn has_descendants_in_mempool(&self, txid: &[u8; 32]) -> bool {
+        !self
+            .lock()
+            .mempool_children(Txid::from_byte_array(*txid))
+            .is_empty()
+    }
+
+    /// Core's `GetTransactionAncestry` for `txid` (internal order); all zero when it is not
+    /// in the mempool.
+    pub fn transaction_ancestry(&self, txid: &[u8; 32]) -> Ancestry {
+        let state = self.lock();
+        let txid = Txid::from_byte_array(*txid);
+        if !state.mempool.contains_key(&txid) {
+            return Ancestry::default();
+        }
+        let ancestors = state.mempool_family(txid, true);
+        let entries: Vec<&MempoolEntry> = ancestors
+            .iter()
+            .filter_map(|id| state.mempool.get(id))
+            .collect();
+        let descendants = ancestors
+            .iter()
+            .filter(|id| {
+                state
+                    .mempool
+                    .get(*id)
+                    .is_some_and(|e| state.mempool_parents(e).is_empty())
+            })
+            .map(|root| state.mempool_family(*root, false).len())
+            .max()
+            .unwrap_or(1);
+        Ancestry {
+            ancestors: ancestors.len() as u64,
+            descendants: descendants as u64,
+            ancestor_size: entries.iter().map(|e| e.vsize()).sum(),
+            ancestor_fees: entries.iter().map(|e| e.fee).fold(0, i64::saturating_add),
+        }
     }
 }
 

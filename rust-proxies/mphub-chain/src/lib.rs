@@ -4,6 +4,8 @@
 //!   genesis block and mimics the semantics of Bitcoin Core's `interfaces::Mining` and
 //!   `interfaces::BlockTemplate` (block templates, `submitSolution`, `checkBlock`,
 //!   `waitTipChanged`, `waitNext`, …). mphub's built-in demo node serves it over IPC.
+//! * [`events`]: [`ChainEvent`]s in the order Core's validation interface signals them, and
+//!   [`Subscription`]s delivering them (what `Chain.handleNotifications` needs).
 //! * [`miner`]: client-side helpers that work against any node (the demo or a real
 //!   `bitcoin-node`): build the coinbase from a [`CoinbaseTemplate`], fold the coinbase merkle
 //!   path into a merkle root, grind the header nonce, and convert hashes to and from RPC hex.
@@ -23,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod events;
 pub mod locator;
 pub mod miner;
 pub mod node;
@@ -30,7 +33,8 @@ pub mod rpc;
 
 use std::time::Duration;
 
-pub use demo::{ChainError, CreateOptions, DemoChain, Template};
+pub use demo::{Accepted, Ancestry, ChainError, CreateOptions, DemoChain, Template, TxReject};
+pub use events::{ChainEvent, RemovalReason, Subscription};
 pub use locator::{decode_locator, encode_locator, BlockFacts, LocatorError};
 pub use miner::{MinerError, SolvedHeader};
 pub use node::{NodeError, RegtestNode};

@@ -104,6 +104,9 @@ pub struct BlockFacts {
     pub mtp_time: u32,
     /// The serialized block (segwit serialization).
     pub data: Vec<u8>,
+    /// Offset of the block's data in its block file (`blk00000.dat` for the demo chain:
+    /// each block follows an 8-byte magic and size record), Core's `nDataPos`.
+    pub data_pos: u32,
 }
 
 #[cfg(test)]

@@ -46,6 +46,14 @@ pub enum MinerError {
         /// Why it was rejected.
         detail: String,
     },
+    /// A spend whose fee is negative or leaves nothing to pay out.
+    #[error("fee {fee} satoshis must be at least 0 and below the {value} satoshis spent")]
+    BadFee {
+        /// The fee asked for.
+        fee: i64,
+        /// Value of the output spent.
+        value: i64,
+    },
 }
 
 /// A header whose nonce meets its target, as returned by [`solve_header`].
@@ -200,6 +208,53 @@ pub fn solve_header(header80: &[u8], merkle_root: [u8; 32]) -> Result<SolvedHead
             }
         };
     }
+}
+
+/// The P2WSH script of a bare `OP_TRUE` witness script (`0020` + SHA-256 of `51`): a
+/// standard output anyone can spend with the witness `[51]`.
+pub fn p2wsh_op_true_script() -> Vec<u8> {
+    let mut script = vec![0x00, 0x20];
+    script.extend_from_slice(bitcoin::hashes::sha256::Hash::hash(&[0x51]).as_byte_array());
+    script
+}
+
+/// A version-2 transaction spending output `vout` (worth `value` satoshis) of `txid`
+/// (internal order), whose script is `OP_TRUE` (what [`build_coinbase`] pays with the
+/// payout script `51`), to one [`p2wsh_op_true_script`] output of `value - fee`.
+///
+/// The input has an empty scriptSig and no witness, so it is valid; Core calls spending a
+/// bare `OP_TRUE` non-standard, so a real node needs `-acceptnonstdtxn=1` (regtest) to take
+/// it into its mempool. Returns the serialized transaction.
+///
+/// # Errors
+/// [`MinerError::BadFee`] when `fee` is negative or not below `value`.
+pub fn spend_op_true(
+    txid: [u8; 32],
+    vout: u32,
+    value: i64,
+    fee: i64,
+) -> Result<Vec<u8>, MinerError> {
+    if fee < 0 || fee >= value {
+        return Err(MinerError::BadFee { fee, value });
+    }
+    let tx = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint {
+                txid: bitcoin::Txid::from_byte_array(txid),
+                vout,
+            },
+            script_sig: bitcoin::ScriptBuf::new(),
+            sequence: bitcoin::Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: bitcoin::Witness::new(),
+        }],
+        output: vec![bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat((value - fee) as u64),
+            script_pubkey: bitcoin::ScriptBuf::from_bytes(p2wsh_op_true_script()),
+        }],
+    };
+    Ok(serialize(&tx))
 }
 
 /// Formats an internal-order hash as RPC hex (byte-reversed), e.g. the regtest genesis

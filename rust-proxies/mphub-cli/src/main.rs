@@ -13,7 +13,11 @@
 //!   mining interrupt                Mining.interrupt (on a fresh Mining object)
 //!   mining mine [--blocks N]        createNewBlock → coinbase → grind → submitSolution
 //!   rpc METHOD [ARGS...]            Init.makeRpc + Rpc.executeRpc (master nodes)
+//!   chain follow [--locator-file F] [--max-events N]  Chain.handleNotifications (PR #29409)
+//!   chain broadcast HEX             Chain.broadcastTransaction
+//!   chain spend-coinbase --height H Chain.broadcastTransaction of an OP_TRUE coinbase spend
 //!   serve [--socket PATH] [--mempool-interval-ms N]   run the demo node
+//!   demo mine|reorg|add-tx|send-tx|tip  drive the demo node's chain (its .demo socket)
 //! ```
 //!
 //! The socket is found like Core does: `--connect unix` means `<datadir>/<chain dir>/node.sock`
@@ -37,6 +41,9 @@ use mphub_bitcoin::demo::DemoNode;
 use mphub_bitcoin::CoreVersion;
 use mphub_chain::{miner, BlockRef, CoinbaseTemplate, CreateOptions, DemoChain};
 use serde_json::{json, Value};
+
+mod chain_cmd;
+mod demo_cmd;
 
 /// Command-line interface for Bitcoin Core's multiprocess IPC (and a demo node).
 #[derive(Parser, Debug)]
@@ -166,8 +173,21 @@ enum Command {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The wallet's Chain interface (Init.makeChain; nodes built from Bitcoin Core PR
+    /// #29409, or `mphub serve --core pr29409`).
+    Chain {
+        #[command(subcommand)]
+        command: chain_cmd::ChainCommand,
+    },
+    /// Drive the chain of a running `mphub serve` (mine, reorg, mempool) through its
+    /// control socket, <socket>.demo.
+    Demo {
+        #[command(subcommand)]
+        command: demo_cmd::DemoCommand,
+    },
     /// Run the built-in demo node (synthetic regtest chain) on a unix socket until
-    /// SIGINT/SIGTERM. The schema is chosen with --core (auto = master).
+    /// SIGINT/SIGTERM, with its control socket at <socket>.demo (`mphub demo`). The schema
+    /// is chosen with --core (auto = master).
     Serve {
         /// Socket path [default: the --connect/--datadir/--chain location].
         #[arg(long, value_name = "PATH")]
@@ -314,6 +334,8 @@ fn run(cli: Cli) -> Result<()> {
                     print_line(&reply.to_string_lossy())
                 }
             }
+            Command::Chain { command } => chain_cmd::run(&g, &rt, command).await,
+            Command::Demo { command } => demo_cmd::run(&g, &rt, command).await,
             Command::Rpc { method, args } => {
                 let node = connect(&g, &rt).await?;
                 rpc(&g, &node, &method, &args).await
@@ -839,9 +861,14 @@ async fn serve(
     let listener = node
         .listen(rt, &path)
         .map_err(|e| anyhow!("cannot listen on unix:{}: {e}", path.display()))?;
+    let control_path = mphub_bitcoin::demo::control_socket_path(&path);
+    let control = node
+        .listen_control(rt, &control_path)
+        .map_err(|e| anyhow!("cannot listen on unix:{}: {e}", control_path.display()))?;
     eprintln!(
-        "mphub: demo node (Bitcoin Core {version} schema, synthetic regtest chain) listening on unix:{}",
-        path.display()
+        "mphub: demo node (Bitcoin Core {version} schema, synthetic regtest chain) listening on unix:{} (control: unix:{})",
+        path.display(),
+        control_path.display()
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
@@ -850,6 +877,7 @@ async fn serve(
         _ = term.recv() => {}
     }
     drop(listener);
+    drop(control);
     eprintln!("mphub: shutting down");
     Ok(())
 }

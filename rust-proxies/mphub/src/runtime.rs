@@ -296,13 +296,10 @@ impl Runtime {
                 }
             });
         };
-        let posted = if self.on_loop_thread() {
-            // Already on the loop: no hand-off to another thread.
-            job();
-            Ok(())
-        } else {
-            self.post(job)
-        };
+        // Always through the job queue, even on the loop thread: a task there may be one
+        // the user spawned with `tokio::spawn` (outside the loop's LocalSet), where
+        // `spawn_local` would panic. Jobs always run inside the LocalSet.
+        let posted = self.post(job);
         async move {
             posted?;
             rx.await

@@ -4,16 +4,28 @@
 //! Answered: the chain queries (`getHeight`, `getBlockHash`, `haveBlockOnDisk`,
 //! `getTipLocator`, `getActiveChainLocator`, `findLocatorFork`, `findBlock`,
 //! `findFirstBlockWithTimeAndHeight`, `findAncestorByHeight`, `findAncestorByHash`,
-//! `findCommonAncestor`, `hasBlocks`), the mempool queries (`isInMempool`,
-//! `hasDescendantsInMempool`), the node state (`isInitialBlockDownload`,
-//! `isReadyToBroadcast`, `shutdownRequested`, `havePruned`, `getPruneHeight`,
-//! `hasAssumedValidChain`) and the UI calls (`initMessage`, `showProgress`, which only
-//! log). Every other method answers `Unimplemented` naming `Chain` and the method
-//! (doc/bitcoin-core.md lists them). `Init.makeMining` (the pre-v31 Mining at @2) is not
-//! served: it fails with [`OLD_MINING_NOT_SERVED`].
+//! `findCommonAncestor`, `hasBlocks`, `guessVerificationProgress`), the mempool
+//! (`isInMempool`, `hasDescendantsInMempool`, `isRBFOptIn`, `broadcastTransaction`,
+//! `getTransactionAncestry`, `getPackageLimits`), fees (`estimateSmartFee`,
+//! `estimateMaxBlocks`, `mempoolMinFee`, `relayMinFee`, `relayIncrementalFee`,
+//! `relayDustFee`), block filters (none), settings (none set), the node state
+//! (`isInitialBlockDownload`, `isReadyToBroadcast`, `shutdownRequested`, `havePruned`,
+//! `getPruneHeight`, `hasAssumedValidChain`), the UI calls (`initMessage`,
+//! `initWarning`, `initError`, `showProgress`, which only log) and notifications
+//! (`handleNotifications`, `requestMempoolTransactions`,
+//! `waitForNotificationsIfTipChanged`). The rest (`findCoins`, bump fees,
+//! `checkChainLimits`, RPC registration, writable settings) answer
+//! "not supported by the demo node: Chain.<method>" (doc/design.md lists them).
+//! `Init.makeMining` (the pre-v31 Mining at @2) fails with [`OLD_MINING_NOT_SERVED`].
 
 use mphub::{CallContext, Cap, Error, Result, Text};
-use mphub_chain::{decode_locator, encode_locator, DemoChain};
+use mphub_chain::demo::{
+    DUST_RELAY_FEE_PER_KVB, INCREMENTAL_RELAY_FEE_PER_KVB, MIN_RELAY_FEE_PER_KVB,
+};
+use mphub_chain::{
+    decode_locator, encode_locator, BlockFacts, ChainEvent, DemoChain, Subscription,
+};
+use tokio::sync::watch;
 
 use crate::pr29409 as s;
 
@@ -278,9 +290,9 @@ impl s::ChainServer for Chain {
     }
 
     async fn has_descendants_in_mempool(&self, _cx: &CallContext, txid: Vec<u8>) -> Result<bool> {
-        hash_arg("hasDescendantsInMempool", &txid)?;
-        // Demo mempool transactions spend only coinbase-like outputs, never each other.
-        Ok(false)
+        Ok(self
+            .chain
+            .has_descendants_in_mempool(&hash_arg("hasDescendantsInMempool", &txid)?))
     }
 
     async fn have_pruned(&self, _cx: &CallContext) -> Result<bool> {
@@ -321,5 +333,410 @@ impl s::ChainServer for Chain {
 
     async fn has_assumed_valid_chain(&self, _cx: &CallContext) -> Result<bool> {
         Ok(false)
+    }
+
+    async fn guess_verification_progress(
+        &self,
+        _cx: &CallContext,
+        block_hash: Vec<u8>,
+    ) -> Result<f64> {
+        // The demo chain is fully synced: every block it knows is verified.
+        Ok(
+            match self.height_of("guessVerificationProgress", &block_hash)? {
+                Some(_) => 1.0,
+                None => 0.0,
+            },
+        )
+    }
+
+    async fn has_block_filter_index(&self, _cx: &CallContext, _filter_type: u8) -> Result<bool> {
+        Ok(false)
+    }
+
+    async fn block_filter_matches_any(
+        &self,
+        _cx: &CallContext,
+        _filter_type: u8,
+        _block_hash: Vec<u8>,
+        _filter_set: Vec<Vec<u8>>,
+    ) -> Result<Option<bool>> {
+        // No filter index: Core answers "no result".
+        Ok(None)
+    }
+
+    async fn is_rbf_opt_in(&self, _cx: &CallContext, tx: Vec<u8>) -> Result<i32> {
+        // Core's RBFTransactionState: UNKNOWN 0, REPLACEABLE_BIP125 1, FINAL 2.
+        let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&tx).map_err(|e| {
+            Error::failed(format!("isRBFOptIn: the transaction does not decode: {e}"))
+        })?;
+        if tx.input.iter().any(|i| i.sequence.is_rbf()) {
+            return Ok(1);
+        }
+        let txid = bitcoin::hashes::Hash::to_byte_array(tx.compute_txid());
+        Ok(if self.chain.mempool_contains(&txid) {
+            2
+        } else {
+            0
+        })
+    }
+
+    async fn broadcast_transaction(
+        &self,
+        _cx: &CallContext,
+        tx: Vec<u8>,
+        max_tx_fee: i64,
+        _relay: bool,
+    ) -> Result<s::ChainBroadcastTransactionOutput> {
+        Ok(match self.chain.accept_transaction(&tx, max_tx_fee) {
+            Ok(_) => s::ChainBroadcastTransactionOutput {
+                error: Text::from(""),
+                result: true,
+            },
+            Err(reject) => s::ChainBroadcastTransactionOutput {
+                error: Text::from(reject.to_string()),
+                result: false,
+            },
+        })
+    }
+
+    async fn get_transaction_ancestry(
+        &self,
+        _cx: &CallContext,
+        txid: Vec<u8>,
+    ) -> Result<s::ChainGetTransactionAncestryOutput> {
+        let a = self
+            .chain
+            .transaction_ancestry(&hash_arg("getTransactionAncestry", &txid)?);
+        Ok(s::ChainGetTransactionAncestryOutput {
+            ancestors: a.ancestors,
+            descendants: a.descendants,
+            ancestorsize: a.ancestor_size,
+            ancestorfees: a.ancestor_fees,
+        })
+    }
+
+    async fn get_package_limits(
+        &self,
+        _cx: &CallContext,
+    ) -> Result<s::ChainGetPackageLimitsOutput> {
+        // Core's DEFAULT_ANCESTOR_LIMIT and DEFAULT_DESCENDANT_LIMIT.
+        Ok(s::ChainGetPackageLimitsOutput {
+            ancestors: 25,
+            descendants: 25,
+        })
+    }
+
+    async fn estimate_smart_fee(
+        &self,
+        _cx: &CallContext,
+        num_blocks: i32,
+        _conservative: bool,
+        want_calc: bool,
+    ) -> Result<s::ChainEstimateSmartFeeOutput> {
+        // No fee history on the demo chain: Core's estimator answers a zero rate.
+        Ok(s::ChainEstimateSmartFeeOutput {
+            calc: want_calc.then(|| s::FeeCalculation {
+                desired_target: num_blocks,
+                returned_target: num_blocks,
+                ..Default::default()
+            }),
+            result: fee_rate(0),
+        })
+    }
+
+    async fn estimate_max_blocks(&self, _cx: &CallContext) -> Result<u32> {
+        // Core's longest fee-estimate horizon (LONG_BLOCK_PERIODS * LONG_SCALE).
+        Ok(1008)
+    }
+
+    async fn mempool_min_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+        // The demo mempool is never full, so its rolling minimum stays zero.
+        Ok(fee_rate(0))
+    }
+
+    async fn relay_min_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+        Ok(fee_rate(MIN_RELAY_FEE_PER_KVB))
+    }
+
+    async fn relay_incremental_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+        Ok(fee_rate(INCREMENTAL_RELAY_FEE_PER_KVB))
+    }
+
+    async fn relay_dust_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+        Ok(fee_rate(DUST_RELAY_FEE_PER_KVB))
+    }
+
+    async fn get_setting(&self, _cx: &CallContext, _name: Text) -> Result<Text> {
+        // No settings: Core's null UniValue, written as JSON.
+        Ok(Text::from("null"))
+    }
+
+    async fn get_settings_list(&self, _cx: &CallContext, _name: Text) -> Result<Vec<Text>> {
+        Ok(Vec::new())
+    }
+
+    async fn get_rw_setting(&self, _cx: &CallContext, _name: Text) -> Result<Text> {
+        Ok(Text::from("null"))
+    }
+
+    async fn init_warning(
+        &self,
+        _cx: &CallContext,
+        message: Option<s::common::BilingualStr>,
+    ) -> Result<()> {
+        let message = message.map(|m| m.original.to_string()).unwrap_or_default();
+        tracing::warn!(target: "demo", "initWarning: {message}");
+        Ok(())
+    }
+
+    async fn init_error(
+        &self,
+        _cx: &CallContext,
+        message: Option<s::common::BilingualStr>,
+    ) -> Result<()> {
+        let message = message.map(|m| m.original.to_string()).unwrap_or_default();
+        tracing::error!(target: "demo", "initError: {message}");
+        Ok(())
+    }
+
+    async fn handle_notifications(
+        &self,
+        _cx: &CallContext,
+        notifications: Option<s::ChainNotificationsClient>,
+    ) -> Result<Cap<s::handler::HandlerClient>> {
+        Chain::handle_notifications(self, notifications).await
+    }
+
+    async fn request_mempool_transactions(
+        &self,
+        _cx: &CallContext,
+        notifications: Option<s::ChainNotificationsClient>,
+    ) -> Result<()> {
+        let notifications = notifications.ok_or_else(|| {
+            Error::failed("requestMempoolTransactions: the notifications object is null")
+        })?;
+        for tx in self.chain.mempool_transactions() {
+            notifications.transaction_added_to_mempool(tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_for_notifications_if_tip_changed(
+        &self,
+        _cx: &CallContext,
+        old_tip: Vec<u8>,
+    ) -> Result<()> {
+        if self.chain.tip().hash[..] != old_tip[..] {
+            self.chain.wait_for_notifications().await;
+        }
+        Ok(())
+    }
+
+    async fn find_coins(
+        &self,
+        _cx: &CallContext,
+        _coins: Vec<s::common::Pair<Vec<u8>, Vec<u8>>>,
+    ) -> Result<s::ChainFindCoinsOutput> {
+        Err(not_supported("findCoins"))
+    }
+
+    async fn check_chain_limits(
+        &self,
+        _cx: &CallContext,
+        _tx: Vec<u8>,
+    ) -> Result<Option<s::common::ResultVoid>> {
+        Err(not_supported("checkChainLimits"))
+    }
+
+    async fn calculate_individual_bump_fees(
+        &self,
+        _cx: &CallContext,
+        _outpoints: Vec<Vec<u8>>,
+        _target_feerate: Vec<u8>,
+    ) -> Result<Vec<s::common::PairInt64<Vec<u8>>>> {
+        Err(not_supported("calculateIndividualBumpFees"))
+    }
+
+    async fn calculate_combined_bump_fee(
+        &self,
+        _cx: &CallContext,
+        _outpoints: Vec<Vec<u8>>,
+        _target_feerate: Vec<u8>,
+    ) -> Result<Option<i64>> {
+        Err(not_supported("calculateCombinedBumpFee"))
+    }
+
+    async fn handle_rpc(
+        &self,
+        _cx: &CallContext,
+        _command: Option<s::RPCCommand>,
+    ) -> Result<Cap<s::handler::HandlerClient>> {
+        Err(not_supported("handleRpc"))
+    }
+
+    async fn rpc_enable_deprecated(&self, _cx: &CallContext, _method: Text) -> Result<bool> {
+        Err(not_supported("rpcEnableDeprecated"))
+    }
+
+    async fn rpc_run_later(
+        &self,
+        _cx: &CallContext,
+        _name: Text,
+        _fn: Option<s::RunLaterCallbackClient>,
+        _seconds: i64,
+    ) -> Result<()> {
+        Err(not_supported("rpcRunLater"))
+    }
+
+    async fn update_rw_setting(
+        &self,
+        _cx: &CallContext,
+        _name: Text,
+        _update: Option<s::SettingsUpdateCallbackClient>,
+    ) -> Result<bool> {
+        Err(not_supported("updateRwSetting"))
+    }
+
+    async fn overwrite_rw_setting(
+        &self,
+        _cx: &CallContext,
+        _name: Text,
+        _value: Text,
+        _action: i32,
+    ) -> Result<bool> {
+        Err(not_supported("overwriteRwSetting"))
+    }
+
+    async fn delete_rw_settings(
+        &self,
+        _cx: &CallContext,
+        _name: Text,
+        _action: i32,
+    ) -> Result<bool> {
+        Err(not_supported("deleteRwSettings"))
+    }
+}
+
+/// The error of a Chain method the demo node does not serve.
+fn not_supported(method: &str) -> Error {
+    Error::failed(format!("not supported by the demo node: Chain.{method}"))
+}
+
+/// A serialized `CFeeRate` (its `nSatoshisPerK`, Int64 little-endian), as Core sends fee
+/// rates over IPC.
+fn fee_rate(sat_per_kvb: i64) -> Vec<u8> {
+    sat_per_kvb.to_le_bytes().to_vec()
+}
+
+/// Core's `MakeBlockInfo` for a block of the demo chain: block file 0, role-independent.
+fn block_info(facts: BlockFacts) -> s::BlockInfo {
+    s::BlockInfo {
+        hash: facts.hash.to_vec(),
+        prev_hash: facts.prev_hash.to_vec(),
+        height: facts.height,
+        file_number: 0,
+        data_pos: facts.data_pos,
+        data: facts.data,
+        undo_data: Vec::new(),
+        chain_time_max: facts.max_time,
+    }
+}
+
+/// `ChainstateRole::NORMAL`: the demo has one chainstate, never a background one.
+const ROLE_NORMAL: u32 = 0;
+
+/// Sends one event to the client's `ChainNotifications`.
+async fn deliver(notifications: &s::ChainNotificationsClient, event: ChainEvent) -> Result<()> {
+    match event {
+        ChainEvent::BlockConnected(facts) => {
+            notifications
+                .block_connected(ROLE_NORMAL, block_info(facts))
+                .await
+        }
+        ChainEvent::BlockDisconnected(facts) => {
+            notifications.block_disconnected(block_info(facts)).await
+        }
+        ChainEvent::UpdatedBlockTip => notifications.updated_block_tip().await,
+        ChainEvent::TransactionAddedToMempool(tx) => {
+            notifications.transaction_added_to_mempool(tx).await
+        }
+        ChainEvent::TransactionRemovedFromMempool { tx, reason } => {
+            notifications
+                .transaction_removed_from_mempool(tx, reason as i32)
+                .await
+        }
+    }
+}
+
+/// Calls the client's `ChainNotifications` for every event of `subscription`, one call at
+/// a time and in order, until `stop` fires or is dropped (the Handler was disconnected or
+/// released) or the client is gone. A call the client fails is logged and skipped, as
+/// the other clients must not miss events because of it.
+async fn notify_loop(
+    notifications: s::ChainNotificationsClient,
+    mut subscription: Subscription,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            event = subscription.recv() => match event {
+                Some(event) => event,
+                None => {
+                    if subscription.lagged() {
+                        tracing::warn!(target: "demo", "a ChainNotifications client fell behind by {} events: notifications to it stopped", mphub_chain::events::SUBSCRIPTION_CAPACITY);
+                    }
+                    break;
+                }
+            },
+        };
+        let result = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            result = deliver(&notifications, event) => result,
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.is_disconnected() => break,
+            Err(e) => tracing::warn!(target: "demo", "ChainNotifications call failed: {e}"),
+        }
+    }
+}
+
+/// The `Handler` of `handleNotifications`: `disconnect`, or releasing it, stops the
+/// notifications.
+struct NotificationsHandler {
+    stop: watch::Sender<bool>,
+}
+
+impl s::handler::HandlerServer for NotificationsHandler {
+    async fn disconnect(&self, _cx: &CallContext) -> Result<()> {
+        self.stop.send_replace(true);
+        Ok(())
+    }
+}
+
+impl Drop for NotificationsHandler {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// Chain methods beyond the chain queries: mempool, fees, settings, notifications.
+impl Chain {
+    pub(crate) async fn handle_notifications(
+        &self,
+        notifications: Option<s::ChainNotificationsClient>,
+    ) -> Result<Cap<s::handler::HandlerClient>> {
+        let notifications = notifications.ok_or_else(|| {
+            Error::failed("handleNotifications: the notifications object is null")
+        })?;
+        let subscription = self.chain.subscribe();
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(notify_loop(notifications, subscription, stopped));
+        Ok(s::handler::HandlerServer::into_cap(NotificationsHandler {
+            stop,
+        }))
     }
 }

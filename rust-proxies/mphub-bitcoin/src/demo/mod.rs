@@ -50,7 +50,9 @@ use tokio::sync::Notify;
 use crate::CoreVersion;
 
 mod chain;
+mod control;
 pub use chain::OLD_MINING_NOT_SERVED;
+pub use control::{control_socket_path, CONTROL_SOCKET_SUFFIX};
 
 /// Error text of `Init.makeMiningOld2` (v31+), as Core words it.
 pub const OLD_MINING_ERROR: &str =
@@ -119,6 +121,21 @@ impl DemoNode {
             CoreVersion::Master => mphub::listen(rt, path, self.master_init()),
             CoreVersion::Pr29409 => mphub::listen(rt, path, self.pr29409_init()),
         }
+    }
+
+    /// mphub's `DemoControl` capability over this node's chain (mine, reorg, mempool).
+    pub fn control(&self) -> Cap<crate::demo_control::DemoControlClient> {
+        use crate::demo_control::DemoControlServer;
+        control::Control {
+            chain: self.chain.clone(),
+        }
+        .into_cap()
+    }
+
+    /// Listens for `DemoControl` clients on `path` (by convention
+    /// [`control_socket_path`] of the node socket), like [`DemoNode::listen`].
+    pub fn listen_control(&self, rt: &Runtime, path: impl AsRef<Path>) -> Result<mphub::Listener> {
+        mphub::listen(rt, path, self.control())
     }
 
     /// Serves the node on an inherited socket fd (Core's `-ipcfd N` convention) until the
