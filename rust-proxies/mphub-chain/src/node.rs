@@ -93,6 +93,9 @@ impl RegtestNode {
                 "-debug=ipc",
                 "-printtoconsole=0",
                 "-fallbackfee=0.0001",
+                // Lets tests spend the OP_TRUE coinbase outputs `mine_over_rpc` pays to
+                // (a bare OP_TRUE input is non-standard otherwise).
+                "-acceptnonstdtxn=1",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
