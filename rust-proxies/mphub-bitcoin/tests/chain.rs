@@ -283,7 +283,149 @@ async fn chain_queries_answer_like_core() {
         .unwrap());
 
     // A method the demo does not serve names interface and method.
-    let e = chain.estimate_max_blocks().await.unwrap_err();
-    assert!(matches!(e, Error::Unimplemented(_)), "{e:?}");
-    assert!(e.to_string().contains("estimateMaxBlocks"), "{e}");
+    let e = chain
+        .calculate_combined_bump_fee(vec![], vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Remote { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("not supported by the demo node: Chain.calculateCombinedBumpFee"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn mempool_fee_settings_and_unserved_methods() {
+    use bitcoin::consensus::encode::deserialize;
+    use bitcoin::hashes::Hash;
+    let f = start(CoreVersion::Pr29409);
+    let node = Node::connect(&f.rt, &f.path, None).await.unwrap();
+    let chain = node.chain().await.unwrap();
+    f.chain.mine_blocks(102).unwrap();
+
+    // broadcastTransaction into the demo mempool, with Core's reason on refusal.
+    let cb = |height: i32| {
+        let block: bitcoin::Block =
+            deserialize(&f.chain.block_facts(height).unwrap().data).unwrap();
+        let tx = &block.txdata[0];
+        (
+            tx.compute_txid().to_byte_array(),
+            tx.output[0].value.to_sat() as i64,
+        )
+    };
+    let (cb1, value) = cb(1);
+    let parent = mphub_chain::miner::spend_op_true(cb1, 0, value, 1000).unwrap();
+    let out = chain
+        .broadcast_transaction(parent.clone(), 0, true)
+        .await
+        .unwrap();
+    assert!(out.result, "{}", out.error);
+    assert_eq!(out.error.to_string(), "");
+    let parent_txid = deserialize::<bitcoin::Transaction>(&parent)
+        .unwrap()
+        .compute_txid()
+        .to_byte_array();
+    let child = mphub_chain::miner::spend_op_true(parent_txid, 0, value - 1000, 500).unwrap();
+    assert!(
+        chain
+            .broadcast_transaction(child.clone(), 0, true)
+            .await
+            .unwrap()
+            .result
+    );
+    let refused = chain
+        .broadcast_transaction(child[..10].to_vec(), 0, true)
+        .await
+        .unwrap();
+    assert!(!refused.result);
+    assert!(
+        refused.error.to_string().starts_with("TX decode failed"),
+        "{}",
+        refused.error
+    );
+    let (cb2, _) = cb(2);
+    let capped = mphub_chain::miner::spend_op_true(cb2, 0, value, 20_000).unwrap();
+    let refused = chain
+        .broadcast_transaction(capped, 10_000, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.error.to_string(),
+        "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)"
+    );
+
+    // Ancestry, descendants, RBF signalling.
+    let child_txid = deserialize::<bitcoin::Transaction>(&child)
+        .unwrap()
+        .compute_txid()
+        .to_byte_array();
+    let a = chain
+        .get_transaction_ancestry(child_txid.to_vec())
+        .await
+        .unwrap();
+    assert_eq!((a.ancestors, a.descendants, a.ancestorfees), (2, 2, 1500));
+    assert!(a.ancestorsize > 0);
+    let none = chain.get_transaction_ancestry(vec![9; 32]).await.unwrap();
+    assert_eq!((none.ancestors, none.descendants), (0, 0));
+    assert!(chain
+        .has_descendants_in_mempool(parent_txid.to_vec())
+        .await
+        .unwrap());
+    assert!(!chain
+        .has_descendants_in_mempool(child_txid.to_vec())
+        .await
+        .unwrap());
+    assert_eq!(
+        chain.is_rbf_opt_in(child).await.unwrap(),
+        1,
+        "sequence 0xfffffffd signals"
+    );
+    let pkg = chain.get_package_limits().await.unwrap();
+    assert_eq!((pkg.ancestors, pkg.descendants), (25, 25));
+
+    // Fees as serialized CFeeRate (sat/kvB).
+    let rate = |bytes: Vec<u8>| i64::from_le_bytes(bytes.try_into().unwrap());
+    assert_eq!(rate(chain.relay_min_fee().await.unwrap()), 1000);
+    assert_eq!(rate(chain.relay_incremental_fee().await.unwrap()), 1000);
+    assert_eq!(rate(chain.relay_dust_fee().await.unwrap()), 3000);
+    assert_eq!(rate(chain.mempool_min_fee().await.unwrap()), 0);
+    let est = chain.estimate_smart_fee(6, true, true).await.unwrap();
+    assert_eq!(rate(est.result), 0, "no fee history on the demo chain");
+    assert_eq!(est.calc.unwrap().returned_target, 6);
+    assert_eq!(chain.estimate_max_blocks().await.unwrap(), 1008);
+
+    // Settings, filters, verification progress.
+    assert_eq!(
+        chain.get_setting("prune").await.unwrap().to_string(),
+        "null"
+    );
+    assert!(chain.get_settings_list("wallet").await.unwrap().is_empty());
+    assert_eq!(
+        chain.get_rw_setting("wallet").await.unwrap().to_string(),
+        "null"
+    );
+    assert!(!chain.has_block_filter_index(0).await.unwrap());
+    let tip = f.chain.tip().hash.to_vec();
+    assert_eq!(
+        chain
+            .block_filter_matches_any(0, tip.clone(), vec![])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(chain.guess_verification_progress(tip).await.unwrap(), 1.0);
+
+    // What the demo does not serve is named.
+    let err = chain.find_coins(vec![]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not supported by the demo node: Chain.findCoins"),
+        "{err}"
+    );
+    let err = chain.rpc_enable_deprecated("x").await.unwrap_err();
+    assert!(
+        err.to_string().contains("Chain.rpcEnableDeprecated"),
+        "{err}"
+    );
 }

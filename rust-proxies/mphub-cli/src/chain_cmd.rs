@@ -225,6 +225,15 @@ async fn follow(
         .follow(locator.as_deref())
         .await
         .map_err(|e| ipc_error(e, "Chain.handleNotifications"))?;
+    // On stderr so scripts know notifications are registered: nothing after this is missed.
+    eprintln!(
+        "mphub: following the chain ({})",
+        if locator.is_some() {
+            "catching up from the locator first"
+        } else {
+            "from the tip"
+        }
+    );
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     let stopped_by_user = loop {

@@ -19,6 +19,15 @@ struct DemoServer {
 
 impl DemoServer {
     fn start(core: &str) -> DemoServer {
+        Self::start_with(core, 100)
+    }
+
+    /// A demo node whose mempool changes only when told (`--mempool-interval-ms 0`).
+    fn start_quiet(core: &str) -> DemoServer {
+        Self::start_with(core, 0)
+    }
+
+    fn start_with(core: &str, mempool_interval_ms: u64) -> DemoServer {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("node.sock");
         let log = File::create(dir.path().join("serve.log")).unwrap();
@@ -28,7 +37,7 @@ impl DemoServer {
                 "--core",
                 core,
                 "--mempool-interval-ms",
-                "100",
+                &mempool_interval_ms.to_string(),
                 "--socket",
             ])
             .arg(&sock)
@@ -379,4 +388,106 @@ fn interop_without_the_harness_installed_says_how_to_get_it() {
             && err.contains("cargo install --path interop-tests"),
         "{err}"
     );
+}
+
+/// Issue 11: `mphub chain follow --json` over a scripted session driven with `mphub demo`
+/// and `mphub chain spend-coinbase` (mine, broadcast, reorg), a resume from a saved
+/// locator, and the node killed: the follower exits 1 and says so.
+#[test]
+fn chain_follow_over_a_scripted_session() {
+    use std::io::{BufRead, BufReader};
+    let s = DemoServer::start_quiet("pr29409");
+    s.ok(&["demo", "mine", "101"]);
+    let locator = s.dir.path().join("wallet.locator");
+    let mut follower = s
+        .command(&["--json", "chain", "follow", "--locator-file"])
+        .arg(&locator)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(follower.stderr.take().unwrap());
+    let mut ready = String::new();
+    stderr.read_line(&mut ready).unwrap();
+    assert!(ready.contains("following the chain"), "{ready}");
+    let (tx, lines) = std::sync::mpsc::channel::<Value>();
+    let stdout = BufReader::new(follower.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(serde_json::from_str(&line).expect("a JSON line"));
+        }
+    });
+    let expect = |event: &str| -> Value {
+        let v = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no {event} line"));
+        assert_eq!(v["event"], event, "{v}");
+        v
+    };
+
+    s.ok(&["demo", "mine", "2"]);
+    for height in [102, 103] {
+        assert_eq!(expect("block_connected")["height"], height);
+        expect("updated_block_tip");
+    }
+    let txid = s.ok(&["chain", "spend-coinbase", "--height", "1", "--fee", "1000"]);
+    assert_eq!(expect("transaction_added")["txid"], txid.trim());
+    s.ok(&["demo", "mine", "1"]);
+    let mined = expect("block_connected");
+    assert_eq!(
+        (mined["height"].as_i64(), mined["txs"].as_i64()),
+        (Some(104), Some(2))
+    );
+    expect("updated_block_tip");
+    s.ok(&["demo", "reorg", "1"]);
+    assert_eq!(expect("block_disconnected")["hash"], mined["hash"]);
+    assert_eq!(expect("transaction_added")["txid"], txid.trim());
+    assert_eq!(expect("block_connected")["height"], 104);
+    assert_eq!(expect("block_connected")["height"], 105);
+    expect("updated_block_tip");
+
+    // The locator file now points at 105: a second follower resumes there and catches up
+    // the next block.
+    let saved = s.dir.path().join("saved.locator");
+    std::fs::copy(&locator, &saved).unwrap();
+    s.ok(&["demo", "mine", "1"]);
+    expect("block_connected");
+    expect("updated_block_tip");
+    let out = s.ok(&[
+        "--json",
+        "chain",
+        "follow",
+        "--max-events",
+        "1",
+        "--locator-file",
+        saved.to_str().unwrap(),
+    ]);
+    let caught: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (caught["event"].as_str(), caught["height"].as_i64()),
+        (Some("catch_up"), Some(106))
+    );
+
+    // The node dies: the follower says so and exits 1, no hang.
+    let server = s.child.as_ref().map(|c| c.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(server as libc::pid_t, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = follower.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower hung after the node died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1), "{status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("disconnected"), "{rest}");
 }
