@@ -7,7 +7,6 @@ mod common;
 use common::start;
 use mphub::Error;
 use mphub_bitcoin::client::Node;
-use mphub_bitcoin::demo::OLD_MINING_NOT_SERVED;
 use mphub_bitcoin::{pr29409, CoreVersion};
 use mphub_chain::{decode_locator, encode_locator};
 
@@ -42,14 +41,12 @@ async fn detection_tells_the_three_schemas_apart() {
                     "{e}"
                 );
                 node.chain().await.expect("a Chain");
-                // Its pre-v31 Mining is not served by the demo node, with a clear error.
+                // Its pre-v31 Mining (Init.makeMining @2) is served: mine one block
+                // through it with the template's own (dummy) coinbase.
                 let init: pr29409::InitClient = mphub::ProxyClient::from_handle(
                     mphub::ProxyClient::handle(node.init()).clone(),
                 );
-                let Err(e) = init.make_mining().await else {
-                    panic!("makeMining fails")
-                };
-                assert_eq!(e.remote_what(), Some(OLD_MINING_NOT_SERVED));
+                mine_with_old_mining(&init, &f.chain).await;
             }
             _ => {
                 node.mining().await.expect("a Mining facade");
@@ -428,4 +425,52 @@ async fn mempool_fee_settings_and_unserved_methods() {
         err.to_string().contains("Chain.rpcEnableDeprecated"),
         "{err}"
     );
+}
+
+/// `Init.makeMining` of the PR #29409 schema (the Mining from before v31): template
+/// getters, `submitSolution`, `waitTipChanged`, on the chain the Chain clients see.
+async fn mine_with_old_mining(init: &pr29409::InitClient, chain: &mphub_chain::DemoChain) {
+    use mphub_chain::miner;
+    let mining = init.make_mining().await.unwrap().unwrap();
+    assert!(mining.is_test_chain().await.unwrap());
+    let tip = mining.get_tip().await.unwrap().unwrap();
+    assert_eq!(tip.hash, chain.tip().hash.to_vec());
+    let tmpl = mining
+        .create_new_block(pr29409::BlockCreateOptions {
+            use_mempool: true,
+            block_reserved_weight: 0,
+            coinbase_output_max_additional_sigops: 0,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let header = tmpl.get_block_header().await.unwrap();
+    let coinbase = tmpl.get_coinbase_tx().await.unwrap();
+    assert_eq!(tmpl.get_witness_commitment_index().await.unwrap(), 1);
+    assert!(tmpl
+        .get_coinbase_commitment()
+        .await
+        .unwrap()
+        .starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+    let path: Vec<[u8; 32]> = tmpl
+        .get_coinbase_merkle_path()
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.as_slice().try_into().unwrap())
+        .collect();
+    let root = miner::merkle_root_from_path(miner::txid_of(&coinbase).unwrap(), &path);
+    let solved = miner::solve_header(&header, root).unwrap();
+    assert!(tmpl
+        .submit_solution(solved.version, solved.timestamp, solved.nonce, coinbase)
+        .await
+        .unwrap());
+    let new_tip = mining
+        .wait_tip_changed(tip.hash.clone(), 1000.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(new_tip.height, tip.height + 1);
+    assert_eq!(new_tip.hash, solved.block_hash.to_vec());
+    assert_eq!(chain.tip().hash, solved.block_hash);
 }

@@ -16,7 +16,8 @@
 //! `waitForNotificationsIfTipChanged`). The rest (`findCoins`, bump fees,
 //! `checkChainLimits`, RPC registration, writable settings) answer
 //! "not supported by the demo node: Chain.<method>" (doc/design.md lists them).
-//! `Init.makeMining` (the pre-v31 Mining at @2) fails with [`OLD_MINING_NOT_SERVED`].
+//! `Init.makeMining` (@2) serves the Mining interface from before v31
+//! (`old_mining.rs`), so miners and wallets share one demo node.
 
 use mphub::{CallContext, Cap, Error, Result, Text};
 use mphub_chain::demo::{
@@ -29,10 +30,6 @@ use tokio::sync::watch;
 
 use crate::pr29409 as s;
 
-/// Error of `Init.makeMining` on the demo node's PR #29409 schema.
-pub const OLD_MINING_NOT_SERVED: &str =
-    "not supported by the demo node: Init.makeMining (the Mining interface from before v31)";
-
 /// `Init` of the PR #29409 schema.
 pub(crate) struct Init {
     pub(crate) chain: DemoChain,
@@ -44,7 +41,9 @@ impl s::InitServer for Init {
     }
 
     async fn make_mining(&self, _cx: &CallContext) -> Result<Cap<s::MiningClient>> {
-        Err(Error::failed(OLD_MINING_NOT_SERVED))
+        Ok(s::MiningServer::into_cap(super::old_mining::Mining {
+            chain: self.chain.clone(),
+        }))
     }
 
     async fn make_chain(&self, _cx: &CallContext) -> Result<Cap<s::ChainClient>> {

@@ -51,7 +51,7 @@ use crate::CoreVersion;
 
 mod chain;
 mod control;
-pub use chain::OLD_MINING_NOT_SERVED;
+mod old_mining;
 pub use control::{control_socket_path, CONTROL_SOCKET_SUFFIX};
 
 /// Error text of `Init.makeMiningOld2` (v31+), as Core words it.
