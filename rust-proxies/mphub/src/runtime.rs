@@ -296,10 +296,13 @@ impl Runtime {
                 }
             });
         };
-        // Always through the job queue, even on the loop thread: a task there may be one
-        // the user spawned with `tokio::spawn` (outside the loop's LocalSet), where
-        // `spawn_local` would panic. Jobs always run inside the LocalSet.
-        let posted = self.post(job);
+        let posted = if self.on_loop_thread() {
+            // Already on the loop (inside its LocalSet: see `Runtime::spawn`): no hand-off.
+            job();
+            Ok(())
+        } else {
+            self.post(job)
+        };
         async move {
             posted?;
             rx.await
@@ -362,6 +365,19 @@ impl Runtime {
             .spawn_blocking(f)
             .await
             .map_err(|e| Error::Usage(format!("blocking task failed: {e}")))
+    }
+
+    /// Runs `future` as a task on the loop thread, inside the loop's `LocalSet`, until it
+    /// ends (detached). Server code that starts background work making IPC calls (a
+    /// notification sender, say) must use this (or [`CallContext::spawn`]) instead of
+    /// `tokio::spawn`: a `tokio::spawn` task started on the loop thread runs outside the
+    /// `LocalSet`, where mphub's calls cannot run. Errors when the runtime stopped.
+    ///
+    /// [`CallContext::spawn`]: crate::CallContext::spawn
+    pub fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        self.post(move || {
+            tokio::task::spawn_local(future);
+        })
     }
 
     /// The tokio handle of the loop (timers, blocking pool).

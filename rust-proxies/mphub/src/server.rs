@@ -68,6 +68,19 @@ impl CallContext {
         self.thread_name.as_deref()
     }
 
+    /// Starts `future` as a detached task on this runtime's loop (see
+    /// [`Runtime::spawn`](crate::Runtime::spawn)): background work of a server that makes
+    /// IPC calls, e.g. calling back a client's object after this call returned.
+    pub fn spawn(
+        &self,
+        future: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        self.runtime
+            .as_ref()
+            .ok_or_else(|| Error::Usage("runtime stopped".into()))?
+            .spawn(future)
+    }
+
     /// Runs blocking work on the runtime's blocking pool while this call keeps its
     /// place on its thread; IPC calls made inside (blocking API) count as made during
     /// this call, so callbacks reach the caller's waiting thread.

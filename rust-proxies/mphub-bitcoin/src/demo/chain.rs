@@ -500,10 +500,10 @@ impl s::ChainServer for Chain {
 
     async fn handle_notifications(
         &self,
-        _cx: &CallContext,
+        cx: &CallContext,
         notifications: Option<s::ChainNotificationsClient>,
     ) -> Result<Cap<s::handler::HandlerClient>> {
-        Chain::handle_notifications(self, notifications).await
+        Chain::handle_notifications(self, cx, notifications).await
     }
 
     async fn request_mempool_transactions(
@@ -726,6 +726,7 @@ impl Drop for NotificationsHandler {
 impl Chain {
     pub(crate) async fn handle_notifications(
         &self,
+        cx: &CallContext,
         notifications: Option<s::ChainNotificationsClient>,
     ) -> Result<Cap<s::handler::HandlerClient>> {
         let notifications = notifications.ok_or_else(|| {
@@ -733,7 +734,7 @@ impl Chain {
         })?;
         let subscription = self.chain.subscribe();
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(notify_loop(notifications, subscription, stopped));
+        cx.spawn(notify_loop(notifications, subscription, stopped))?;
         Ok(s::handler::HandlerServer::into_cap(NotificationsHandler {
             stop,
         }))
