@@ -161,22 +161,17 @@ fn block_line(event: &str, block: &BlockInfo) -> String {
 
 /// The line (or JSON object) for one notification.
 fn render(json: bool, n: &Notification) -> String {
-    let value = match n {
-        Notification::CatchUp(b) => {
-            return pick(json, block_json("catch_up", b), block_line("catch-up", b))
-        }
+    let (value, line) = match n {
+        Notification::CatchUp(b) => (block_json("catch_up", b), block_line("catch-up", b)),
         Notification::BlockConnected { role, block } => {
             let mut v = block_json("block_connected", block);
             v["role"] = json!(role);
-            return pick(json, v, block_line("connected", block));
+            (v, block_line("connected", block))
         }
-        Notification::BlockDisconnected(b) => {
-            return pick(
-                json,
-                block_json("block_disconnected", b),
-                block_line("disconnected", b),
-            )
-        }
+        Notification::BlockDisconnected(b) => (
+            block_json("block_disconnected", b),
+            block_line("disconnected", b),
+        ),
         Notification::UpdatedBlockTip => (
             json!({ "event": "updated_block_tip" }),
             "tip-updated".to_string(),
@@ -192,18 +187,14 @@ fn render(json: bool, n: &Notification) -> String {
                 format!("mempool-remove {} reason={reason}", tx.compute_txid()),
             )
         }
-        Notification::ChainStateFlushed { role, locator } => (
-            json!({ "event": "chain_state_flushed", "role": role, "locator_tip": locator.first().map(|h| h.to_string()) }),
-            format!(
-                "flushed {}",
-                locator.first().map(|h| h.to_string()).unwrap_or_default()
-            ),
-        ),
+        Notification::ChainStateFlushed { role, locator } => {
+            let tip = locator.first().map(|h| h.to_string());
+            (
+                json!({ "event": "chain_state_flushed", "role": role, "locator_tip": tip }),
+                format!("flushed {}", tip.unwrap_or_default()),
+            )
+        }
     };
-    pick(json, value.0, value.1)
-}
-
-fn pick(json: bool, value: Value, line: String) -> String {
     if json {
         value.to_string()
     } else {

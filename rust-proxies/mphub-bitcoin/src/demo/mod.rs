@@ -49,6 +49,61 @@ use tokio::sync::Notify;
 
 use crate::CoreVersion;
 
+/// The `BlockTemplate` methods every schema version declares alike (header, block, fees,
+/// sigops, coinbase merkle path, `waitNext`), for an `impl s::BlockTemplateServer for
+/// Template` where `Template` has `chain: DemoChain` and `tmpl: mphub_chain::Template`.
+macro_rules! template_methods {
+    () => {
+        async fn get_block_header(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+            Ok(self.tmpl.header.to_vec())
+        }
+
+        async fn get_block(&self, _cx: &CallContext) -> Result<Vec<u8>> {
+            Ok(self.tmpl.block.clone())
+        }
+
+        async fn get_tx_fees(&self, _cx: &CallContext) -> Result<Vec<i64>> {
+            Ok(self.tmpl.tx_fees.clone())
+        }
+
+        async fn get_tx_sigops(&self, _cx: &CallContext) -> Result<Vec<i64>> {
+            Ok(self.tmpl.tx_sigops.clone())
+        }
+
+        async fn get_coinbase_merkle_path(&self, _cx: &CallContext) -> Result<Vec<Vec<u8>>> {
+            Ok(self
+                .tmpl
+                .coinbase_merkle_path
+                .iter()
+                .map(|h| h.to_vec())
+                .collect())
+        }
+
+        async fn wait_next(
+            &self,
+            _cx: &CallContext,
+            options: Option<s::BlockWaitOptions>,
+        ) -> Result<Cap<s::BlockTemplateClient>> {
+            let options = options.unwrap_or_default();
+            let next = self
+                .chain
+                .wait_next(
+                    &self.tmpl,
+                    duration_from_millis_f64(options.timeout),
+                    options.fee_threshold,
+                )
+                .await;
+            Ok(match next {
+                Some(tmpl) => s::BlockTemplateServer::into_cap(Template {
+                    chain: self.chain.clone(),
+                    tmpl,
+                }),
+                None => Cap::null(),
+            })
+        }
+    };
+}
+
 mod chain;
 mod control;
 mod old_mining;
@@ -499,22 +554,6 @@ macro_rules! demo_servers {
         }
 
         impl s::BlockTemplateServer for Template {
-            async fn get_block_header(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-                Ok(self.tmpl.header.to_vec())
-            }
-
-            async fn get_block(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-                Ok(self.tmpl.block.clone())
-            }
-
-            async fn get_tx_fees(&self, _cx: &CallContext) -> Result<Vec<i64>> {
-                Ok(self.tmpl.tx_fees.clone())
-            }
-
-            async fn get_tx_sigops(&self, _cx: &CallContext) -> Result<Vec<i64>> {
-                Ok(self.tmpl.tx_sigops.clone())
-            }
-
             async fn get_coinbase_tx(&self, _cx: &CallContext) -> Result<Option<s::CoinbaseTx>> {
                 let c = &self.tmpl.coinbase;
                 Ok(Some(s::CoinbaseTx {
@@ -528,37 +567,7 @@ macro_rules! demo_servers {
                 }))
             }
 
-            async fn get_coinbase_merkle_path(&self, _cx: &CallContext) -> Result<Vec<Vec<u8>>> {
-                Ok(self
-                    .tmpl
-                    .coinbase_merkle_path
-                    .iter()
-                    .map(|h| h.to_vec())
-                    .collect())
-            }
-
-            async fn wait_next(
-                &self,
-                _cx: &CallContext,
-                options: Option<s::BlockWaitOptions>,
-            ) -> Result<Cap<s::BlockTemplateClient>> {
-                let options = options.unwrap_or_default();
-                let next = self
-                    .chain
-                    .wait_next(
-                        &self.tmpl,
-                        duration_from_millis_f64(options.timeout),
-                        options.fee_threshold,
-                    )
-                    .await;
-                Ok(match next {
-                    Some(tmpl) => s::BlockTemplateServer::into_cap(Template {
-                        chain: self.chain.clone(),
-                        tmpl,
-                    }),
-                    None => Cap::null(),
-                })
-            }
+            template_methods!();
 
             async fn interrupt_wait(&self, _cx: &CallContext) -> Result<()> {
                 self.tmpl.interrupt_wait();

@@ -90,21 +90,7 @@ struct Template {
 }
 
 impl s::BlockTemplateServer for Template {
-    async fn get_block_header(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-        Ok(self.tmpl.header.to_vec())
-    }
-
-    async fn get_block(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-        Ok(self.tmpl.block.clone())
-    }
-
-    async fn get_tx_fees(&self, _cx: &CallContext) -> Result<Vec<i64>> {
-        Ok(self.tmpl.tx_fees.clone())
-    }
-
-    async fn get_tx_sigops(&self, _cx: &CallContext) -> Result<Vec<i64>> {
-        Ok(self.tmpl.tx_sigops.clone())
-    }
+    template_methods!();
 
     async fn get_coinbase_tx(&self, _cx: &CallContext) -> Result<Vec<u8>> {
         Ok(self.tmpl.dummy_coinbase())
@@ -116,15 +102,6 @@ impl s::BlockTemplateServer for Template {
 
     async fn get_witness_commitment_index(&self, _cx: &CallContext) -> Result<i32> {
         Ok(self.tmpl.witness_commitment_index())
-    }
-
-    async fn get_coinbase_merkle_path(&self, _cx: &CallContext) -> Result<Vec<Vec<u8>>> {
-        Ok(self
-            .tmpl
-            .coinbase_merkle_path
-            .iter()
-            .map(|h| h.to_vec())
-            .collect())
     }
 
     async fn submit_solution(
@@ -140,28 +117,5 @@ impl s::BlockTemplateServer for Template {
             .submit_solution(&self.tmpl, version, timestamp, nonce, &coinbase)
             .map_err(chain_error)?;
         Ok(r.accepted)
-    }
-
-    async fn wait_next(
-        &self,
-        _cx: &CallContext,
-        options: Option<s::BlockWaitOptions>,
-    ) -> Result<Cap<s::BlockTemplateClient>> {
-        let options = options.unwrap_or_default();
-        let next = self
-            .chain
-            .wait_next(
-                &self.tmpl,
-                duration_from_millis_f64(options.timeout),
-                options.fee_threshold,
-            )
-            .await;
-        Ok(match next {
-            Some(tmpl) => s::BlockTemplateServer::into_cap(Template {
-                chain: self.chain.clone(),
-                tmpl,
-            }),
-            None => Cap::null(),
-        })
     }
 }
