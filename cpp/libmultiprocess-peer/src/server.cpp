@@ -10,12 +10,14 @@
 #include <mp/util.h>
 
 #include <cerrno>
+#include <fcntl.h>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <pthread.h>
 #include <string>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,8 +42,33 @@ int ListenUnix(const std::string& path)
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 
+    // Same rule as mphub::bind_unix: servers serialise on an advisory lock of the folder,
+    // a socket file that answers belongs to a running server, only a refused one is stale.
+    const std::string::size_type slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0 || ::flock(dir_fd, LOCK_EX) != 0) {
+        std::cerr << "locking " << dir << ": " << std::strerror(errno) << std::endl;
+        if (dir_fd >= 0) ::close(dir_fd);
+        return -1;
+    }
+    struct DirLock {
+        int fd;
+        ~DirLock() { ::close(fd); }
+    } dir_lock{dir_fd};
+
     struct stat st{};
-    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        const bool answers = probe >= 0 &&
+            (::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 || errno == EAGAIN);
+        if (probe >= 0) ::close(probe);
+        if (answers) {
+            std::cerr << path << " is in use by a running server" << std::endl;
+            return -1;
+        }
+        ::unlink(path.c_str());
+    }
 
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {

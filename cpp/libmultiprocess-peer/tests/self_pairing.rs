@@ -181,3 +181,53 @@ fn bench_prints_one_json_line() {
         assert_eq!(parsed.len(), 20, "bench {kind}: {line}");
     }
 }
+
+#[test]
+fn a_second_server_leaves_a_running_servers_socket_alone() {
+    let Some(peer) = peer() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("peer.sock");
+    let server = Server::start(&peer, &socket);
+    let mut second = Command::new(&peer)
+        .arg("serve")
+        .arg("--socket")
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting a second server");
+    // Before the fix the second server took the path over and kept serving.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while second.try_wait().expect("waiting").is_none() {
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second server took over {}", socket.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = second.wait_with_output().expect("collecting its output");
+    assert!(!second.status.success(), "{}", describe(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("in use"),
+        "{}",
+        describe(&second)
+    );
+    let pid = server.child.id().to_string();
+    let out = client(
+        &peer,
+        &[
+            "--socket",
+            socket.to_str().expect("utf-8 path"),
+            "--server-pid",
+            &pid,
+            "--scenario",
+            "primitives",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "first server after the second: {}",
+        describe(&out)
+    );
+}

@@ -75,7 +75,7 @@ fn of_servers_started_at_once_on_one_path_exactly_one_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.sock");
     let rt = Runtime::new().unwrap();
-    for round in 0..20 {
+    for round in 0..200 {
         let _ = std::fs::remove_file(&path);
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
         let threads: Vec<_> = (0..4)

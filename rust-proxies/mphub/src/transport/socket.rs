@@ -111,6 +111,10 @@ pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
                 .map_err(|e| io_context(e, &format!("creating {}", dir.display())))?;
         }
     }
+    // A socket is bound before it listens; in between, a probe from a racing server is
+    // refused and would take it for stale. Servers using this function serialise on an
+    // advisory lock of the folder, so each sees the others' sockets listening.
+    let _folder_lock = lock_folder(path)?;
     for _ in 0..2 {
         match bind_listen(path) {
             Ok(listener) => {
@@ -168,6 +172,25 @@ pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
         "{} is in use (another server took it while a stale socket was replaced)",
         path.display()
     )))
+}
+
+/// Takes an exclusive `flock` on the folder that holds `path`, released when the returned
+/// descriptor drops. The critical section is short (bind, a non-blocking probe, unlink).
+fn lock_folder(path: &Path) -> Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{flock, open, FlockOperation, Mode, OFlags};
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let fd = open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_context(e.into(), &format!("opening {}", dir.display())))?;
+    flock(&fd, FlockOperation::LockExclusive)
+        .map_err(|e| io_context(e.into(), &format!("locking {}", dir.display())))?;
+    Ok(fd)
 }
 
 /// `socket` + mode 0600 + `bind` + `listen`.
