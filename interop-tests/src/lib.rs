@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod corpus;
+pub mod differential;
 pub mod floor;
 pub mod fuzz;
 pub mod load;

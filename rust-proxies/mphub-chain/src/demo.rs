@@ -78,6 +78,8 @@ pub const DEFAULT_COINBASE_OUTPUT_MAX_ADDITIONAL_SIGOPS: u64 = 400;
 
 /// How far in the future a block timestamp may be (Core's `MAX_FUTURE_BLOCK_TIME`).
 const MAX_FUTURE_BLOCK_TIME: u32 = 2 * 60 * 60;
+/// Core's `DEFAULT_MAX_TIP_AGE`: a tip older than this (seconds) means initial block download.
+const MAX_TIP_AGE: i64 = 24 * 60 * 60;
 /// Prefix of a witness commitment output script: OP_RETURN, push 36, `aa21a9ed`.
 const WITNESS_COMMITMENT_HEADER: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
 /// Value of the output of each synthetic mempool transaction.
@@ -86,10 +88,14 @@ const SYNTHETIC_OUTPUT_VALUE: u64 = 100_000;
 const SYNTHETIC_TX_SIGOPS: i64 = 1;
 /// Blocks a coinbase output must wait before it can be spent (Core's `COINBASE_MATURITY`).
 pub const COINBASE_MATURITY: i32 = 100;
-/// Core's default minimum relay fee rate (`DEFAULT_MIN_RELAY_TX_FEE`), sat/kvB.
-pub const MIN_RELAY_FEE_PER_KVB: i64 = 1000;
-/// Core's default incremental relay fee rate (`DEFAULT_INCREMENTAL_RELAY_FEE`), sat/kvB.
-pub const INCREMENTAL_RELAY_FEE_PER_KVB: i64 = 1000;
+/// Core's default minimum relay fee rate (`DEFAULT_MIN_RELAY_TX_FEE`), sat/kvB: 100 since
+/// v30 (`getmempoolinfo` on master and v31 answers `minrelaytxfee` 0.00000100).
+pub const MIN_RELAY_FEE_PER_KVB: i64 = 100;
+/// Core's default incremental relay fee rate (`DEFAULT_INCREMENTAL_RELAY_FEE`), sat/kvB: 100
+/// since v30.
+pub const INCREMENTAL_RELAY_FEE_PER_KVB: i64 = 100;
+/// The same two defaults before v30 (and on the PR #29409 branch, 29.99), sat/kvB.
+pub const PRE_V30_RELAY_FEE_PER_KVB: i64 = 1000;
 /// Core's default dust relay fee rate (`DUST_RELAY_TX_FEE`), sat/kvB.
 pub const DUST_RELAY_FEE_PER_KVB: i64 = 3000;
 
@@ -108,6 +114,10 @@ pub enum ChainError {
     /// A mempool fee outside `0..=MAX_MONEY`.
     #[error("invalid fee {0}: must be between 0 and {MAX_MONEY} satoshis")]
     InvalidFee(i64),
+    /// Bytes from the client that do not decode; the text is Core's exception text
+    /// (e.g. "SpanReader::read(): end of data: iostream error").
+    #[error("{0}")]
+    Undecodable(String),
     /// A [`Template`] whose block bytes cannot be used (e.g. edited by the caller).
     #[error("malformed template: {0}")]
     MalformedTemplate(String),
@@ -156,6 +166,19 @@ impl TxReject {
 }
 
 /// A transaction the mempool took (or already had), from
+/// Mempool totals (RPC `getmempoolinfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MempoolInfo {
+    /// Transactions.
+    pub size: usize,
+    /// Sum of virtual sizes, vbytes.
+    pub bytes: u64,
+    /// Sum of fees, satoshis.
+    pub total_fee: i64,
+    /// Transactions a client submitted that were never relayed (there are no peers).
+    pub unbroadcast: usize,
+}
+
 /// [`DemoChain::accept_transaction`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
@@ -353,6 +376,17 @@ struct State {
     tip_waiters: usize,
     /// An interrupt arrived while nobody waited; the next wait consumes it.
     interrupt_pending: bool,
+    /// Core's `-mocktime`: the clock reads this many seconds since the epoch when set.
+    mock_time: Option<u32>,
+    /// Core latches "initial block download" off once it has been seen off.
+    ibd_done: bool,
+    /// Minimum and incremental relay fee rates, sat/kvB.
+    relay_fees: (i64, i64),
+    /// Seconds since the epoch when the node "started" (`uptime`).
+    started: u32,
+    /// Transactions accepted from a client and never relayed (no peers): Core's
+    /// unbroadcast set. Entries no longer in the mempool are ignored.
+    unbroadcast: HashSet<Txid>,
 }
 
 impl State {
@@ -564,6 +598,23 @@ impl State {
     }
 
     /// Median of the timestamps of the last 11 blocks (Core's `GetMedianTimePast`).
+    /// Seconds since the epoch: the mock time if set, else the system clock.
+    fn now(&self) -> u32 {
+        self.mock_time.unwrap_or_else(now_secs)
+    }
+
+    /// Core's `IsInitialBlockDownload` on regtest (no minimum chain work): true until the
+    /// tip is at most `DEFAULT_MAX_TIP_AGE` (24 hours) older than now, then false for good.
+    fn is_initial_block_download(&mut self) -> bool {
+        if !self.ibd_done {
+            let tip_time = self.blocks.last().map_or(0, |b| b.header.time);
+            if i64::from(tip_time) >= i64::from(self.now()) - MAX_TIP_AGE {
+                self.ibd_done = true;
+            }
+        }
+        !self.ibd_done
+    }
+
     fn median_time_past(&self) -> u32 {
         let start = self.blocks.len().saturating_sub(11);
         let mut times: Vec<u32> = self.blocks[start..].iter().map(|b| b.header.time).collect();
@@ -615,6 +666,24 @@ pub fn regtest_subsidy(height: i32) -> i64 {
 /// OP_0 for 0, otherwise a minimal CScriptNum push (`[0x01, 0x66]` for 102).
 pub fn bip34_height_prefix(height: i32) -> Vec<u8> {
     Builder::new().push_int(i64::from(height)).into_bytes()
+}
+
+/// Core's exception text for bytes that do not decode as a block or transaction (its
+/// `SpanReader`/`ReadCompactSize` errors; the IPC server passes them to the client as the
+/// call's failure). End of data: "SpanReader::read(): end of data: iostream error".
+pub fn core_decode_error(e: &bitcoin::consensus::encode::Error) -> String {
+    use bitcoin::consensus::encode::Error as E;
+    match e {
+        E::Io(io) if io.kind() == bitcoin::io::ErrorKind::UnexpectedEof => {
+            "SpanReader::read(): end of data: iostream error".into()
+        }
+        E::NonMinimalVarInt => "non-canonical ReadCompactSize(): iostream error".into(),
+        E::OversizedVectorAllocation { .. } => {
+            "ReadCompactSize(): size too large: iostream error".into()
+        }
+        E::UnsupportedSegwitFlag(_) => "Unknown transaction optional data: iostream error".into(),
+        other => format!("{other}: iostream error"),
+    }
 }
 
 fn now_secs() -> u32 {
@@ -775,6 +844,11 @@ impl DemoChain {
                     interrupt_epoch: 0,
                     tip_waiters: 0,
                     interrupt_pending: false,
+                    mock_time: None,
+                    ibd_done: false,
+                    relay_fees: (MIN_RELAY_FEE_PER_KVB, INCREMENTAL_RELAY_FEE_PER_KVB),
+                    started: now_secs(),
+                    unbroadcast: HashSet::new(),
                 }),
                 events,
             }),
@@ -804,7 +878,50 @@ impl DemoChain {
     /// `true` while only the genesis block exists, like a fresh regtest Core node whose tip is
     /// years old; `false` once a block has been mined (`Mining.isInitialBlockDownload`).
     pub fn is_initial_block_download(&self) -> bool {
-        self.lock().hashes.len() <= 1
+        self.lock().is_initial_block_download()
+    }
+
+    /// Sets Core's `-mocktime` (seconds since the epoch; `None`: the system clock). Template
+    /// times, the "too far in the future" check and initial block download read it.
+    /// Setting a mock time also restarts `uptime` at it, as for a node started with
+    /// `-mocktime`.
+    pub fn set_mock_time(&self, seconds: Option<u32>) {
+        let mut state = self.lock();
+        state.mock_time = seconds;
+        state.started = state.now();
+    }
+
+    /// Sets the minimum and incremental relay fee rates (sat/kvB) the mempool applies and
+    /// the node reports; the defaults are Core's since v30 ([`MIN_RELAY_FEE_PER_KVB`],
+    /// [`INCREMENTAL_RELAY_FEE_PER_KVB`]).
+    pub fn set_relay_fees(&self, min_relay: i64, incremental: i64) {
+        self.lock().relay_fees = (min_relay, incremental);
+    }
+
+    /// The minimum and incremental relay fee rates, sat/kvB.
+    pub fn relay_fees(&self) -> (i64, i64) {
+        self.lock().relay_fees
+    }
+
+    /// Seconds since the node started (RPC `uptime`), on the mock clock if set.
+    pub fn uptime(&self) -> u64 {
+        let state = self.lock();
+        u64::from(state.now().saturating_sub(state.started))
+    }
+
+    /// The mempool's totals as `getmempoolinfo` reports them.
+    pub fn mempool_info(&self) -> MempoolInfo {
+        let state = self.lock();
+        MempoolInfo {
+            size: state.mempool.len(),
+            bytes: state.mempool.values().map(MempoolEntry::vsize).sum(),
+            total_fee: state.mempool.values().map(|e| e.fee).sum(),
+            unbroadcast: state
+                .unbroadcast
+                .iter()
+                .filter(|t| state.mempool.contains_key(*t))
+                .count(),
+        }
     }
 
     /// Hash (internal order) of the block at `height` on the chain, if any.
@@ -1012,7 +1129,7 @@ impl DemoChain {
                 version: BlockVersion::from_consensus(TEMPLATE_VERSION as i32),
                 prev_blockhash: state.tip_hash(),
                 merkle_root: TxMerkleNode::all_zeros(),
-                time: now_secs().max(state.median_time_past().saturating_add(1)),
+                time: state.now().max(state.median_time_past().saturating_add(1)),
                 bits: CompactTarget::from_consensus(REGTEST_BITS),
                 nonce: 0,
             },
@@ -1038,9 +1155,8 @@ impl DemoChain {
             .iter()
             .map(|tx| tx.compute_txid().to_byte_array())
             .collect();
-        block.header.merkle_root = block
-            .compute_merkle_root()
-            .ok_or_else(|| ChainError::MalformedTemplate("empty block".into()))?;
+        // As in Core, the merkle root stays zero: it depends on the coinbase the client
+        // builds, so the client computes it (`coinbase_merkle_path`).
         let mut header = [0u8; 80];
         header.copy_from_slice(&serialize(&block.header));
 
@@ -1086,7 +1202,7 @@ impl DemoChain {
     ) -> Result<SubmitResult, ChainError> {
         let coinbase: Transaction = match deserialize(coinbase_tx) {
             Ok(tx) => tx,
-            Err(e) => return Ok(SubmitResult::rejected("bad-cb-deserialize", e.to_string())),
+            Err(e) => return Err(ChainError::Undecodable(core_decode_error(&e))),
         };
         let mut block: Block = deserialize(&template.block)
             .map_err(|e| ChainError::MalformedTemplate(format!("block does not decode: {e}")))?;
@@ -1109,33 +1225,33 @@ impl DemoChain {
 
     /// `Mining.checkBlock`: validates a serialized block against the current tip without
     /// adding it. `check_pow` and `check_merkle_root` switch those two checks off, as
-    /// `BlockCheckOptions` does. Undecodable bytes give reason `bad-block-deserialize`.
+    /// `BlockCheckOptions` does. Undecodable bytes are [`ChainError::Undecodable`] with
+    /// Core's text (Core's IPC server throws: the call fails, there is no result).
     pub fn check_block(
         &self,
         block_bytes: &[u8],
         check_pow: bool,
         check_merkle_root: bool,
-    ) -> SubmitResult {
-        let block: Block = match deserialize(block_bytes) {
-            Ok(b) => b,
-            Err(e) => return SubmitResult::rejected("bad-block-deserialize", e.to_string()),
-        };
+    ) -> Result<SubmitResult, ChainError> {
+        let block: Block =
+            deserialize(block_bytes).map_err(|e| ChainError::Undecodable(core_decode_error(&e)))?;
         let state = self.lock();
-        match Self::validate(&state, &block, check_pow, check_merkle_root) {
-            Ok(()) => SubmitResult::ok(),
-            Err(rejected) => rejected,
-        }
+        Ok(
+            match Self::validate(&state, &block, check_pow, check_merkle_root) {
+                Ok(()) => SubmitResult::ok(),
+                Err(rejected) => rejected,
+            },
+        )
     }
 
     /// `Mining.submitBlock`: fully validates a serialized block and, if valid, appends it as
     /// the new tip. A block already on the chain gives `duplicate`; one whose parent is an
     /// older block gives `inconclusive-not-best-prevblk` (the demo keeps no side branches), an
     /// unknown parent `prev-blk-not-found`.
-    pub fn submit_block(&self, block_bytes: &[u8]) -> SubmitResult {
-        match deserialize::<Block>(block_bytes) {
-            Ok(block) => self.process_block(block),
-            Err(e) => SubmitResult::rejected("bad-block-deserialize", e.to_string()),
-        }
+    pub fn submit_block(&self, block_bytes: &[u8]) -> Result<SubmitResult, ChainError> {
+        let block: Block =
+            deserialize(block_bytes).map_err(|e| ChainError::Undecodable(core_decode_error(&e)))?;
+        Ok(self.process_block(block))
     }
 
     fn process_block(&self, block: Block) -> SubmitResult {
@@ -1159,7 +1275,8 @@ impl DemoChain {
     fn connect_locked(state: &mut State, block: Block) -> SubmitResult {
         let hash = block.block_hash();
         if state.hashes.contains(&hash) {
-            return SubmitResult::rejected("duplicate", "block is already on the chain");
+            // Core leaves `debug` empty for a duplicate.
+            return SubmitResult::rejected("duplicate", "");
         }
         if block.header.prev_blockhash != state.tip_hash()
             && !state.hashes.contains(&block.header.prev_blockhash)
@@ -1264,7 +1381,7 @@ impl DemoChain {
         if header.time <= mtp {
             return reject("time-too-old", "block's timestamp is too early");
         }
-        if header.time > now_secs().saturating_add(MAX_FUTURE_BLOCK_TIME) {
+        if header.time > state.now().saturating_add(MAX_FUTURE_BLOCK_TIME) {
             return reject("time-too-new", "block timestamp too far in the future");
         }
         let version = header.version.to_consensus();
@@ -1707,7 +1824,7 @@ impl DemoChain {
             let vsize = weight.div_ceil(4);
             let min_fee = i64::try_from(vsize)
                 .unwrap_or(i64::MAX)
-                .saturating_mul(MIN_RELAY_FEE_PER_KVB)
+                .saturating_mul(state.relay_fees.0)
                 / 1000;
             if fee < min_fee {
                 return Err(TxReject::new(
@@ -1736,6 +1853,7 @@ impl DemoChain {
                     tx,
                 },
             );
+            state.unbroadcast.insert(txid);
             state.emit(ChainEvent::TransactionAddedToMempool(bytes.to_vec()));
             Accepted {
                 txid: txid.to_byte_array(),

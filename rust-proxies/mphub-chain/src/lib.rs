@@ -33,7 +33,10 @@ pub mod rpc;
 
 use std::time::Duration;
 
-pub use demo::{Accepted, Ancestry, ChainError, CreateOptions, DemoChain, Template, TxReject};
+pub use demo::{
+    core_decode_error, Accepted, Ancestry, ChainError, CreateOptions, DemoChain, MempoolInfo,
+    Template, TxReject,
+};
 pub use events::{ChainEvent, RemovalReason, Subscription};
 pub use locator::{decode_locator, encode_locator, BlockFacts, LocatorError};
 pub use miner::{MinerError, SolvedHeader};

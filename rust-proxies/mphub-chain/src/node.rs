@@ -76,6 +76,16 @@ impl RegtestNode {
     /// loopback port, no peers, and `-debug=ipc`. Returns once the IPC socket exists and
     /// RPC answers `getblockcount`.
     pub fn start(binary: &Path, datadir: &Path) -> Result<RegtestNode, NodeError> {
+        RegtestNode::start_with_args(binary, datadir, &[])
+    }
+
+    /// [`RegtestNode::start`] with more command-line options after the usual ones
+    /// (e.g. `-mocktime=1700000000`).
+    pub fn start_with_args(
+        binary: &Path,
+        datadir: &Path,
+        extra_args: &[String],
+    ) -> Result<RegtestNode, NodeError> {
         std::fs::create_dir_all(datadir)?;
         let socket = datadir.join("node.sock");
         let rpc_port = free_port()?;
@@ -97,6 +107,7 @@ impl RegtestNode {
                 // (a bare OP_TRUE input is non-standard otherwise).
                 "-acceptnonstdtxn=1",
             ])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

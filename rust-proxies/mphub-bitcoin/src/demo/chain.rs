@@ -20,9 +20,7 @@
 //! (`old_mining.rs`), so miners and wallets share one demo node.
 
 use mphub::{CallContext, Cap, Error, Result, Text};
-use mphub_chain::demo::{
-    DUST_RELAY_FEE_PER_KVB, INCREMENTAL_RELAY_FEE_PER_KVB, MIN_RELAY_FEE_PER_KVB,
-};
+use mphub_chain::demo::DUST_RELAY_FEE_PER_KVB;
 use mphub_chain::{
     decode_locator, encode_locator, BlockFacts, ChainEvent, DemoChain, Subscription,
 };
@@ -454,11 +452,11 @@ impl s::ChainServer for Chain {
     }
 
     async fn relay_min_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-        Ok(fee_rate(MIN_RELAY_FEE_PER_KVB))
+        Ok(fee_rate(self.chain.relay_fees().0))
     }
 
     async fn relay_incremental_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {
-        Ok(fee_rate(INCREMENTAL_RELAY_FEE_PER_KVB))
+        Ok(fee_rate(self.chain.relay_fees().1))
     }
 
     async fn relay_dust_fee(&self, _cx: &CallContext) -> Result<Vec<u8>> {

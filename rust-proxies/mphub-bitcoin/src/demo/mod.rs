@@ -20,9 +20,9 @@
 //!   (0) is lower than minimum safety value of (2000)"); `cooldown` is ignored (the demo is
 //!   never in IBD in a way that matters). The other `BlockTemplate` methods map to the fields
 //!   of [`mphub_chain::Template`].
-//! * master's `Rpc.executeRpc` answers a few JSON-RPC methods (`getblockcount`,
-//!   `getbestblockhash`, `getblockhash`, `getblockchaininfo`, `getmempoolinfo`, `echo`,
-//!   `help`), in JSON-RPC 1.0 or 2.0 form like Core's `ExecuteHTTPRPC`.
+//! * master's `Rpc.executeRpc` answers the JSON-RPC methods in [`RPC_METHODS`] (among them
+//!   `sendrawtransaction`, into the chain's mempool) with Core's key order, codes and texts;
+//!   see the `rpc` submodule.
 //!
 //! [`MempoolFeeder`] adds a synthetic transaction to the chain's mempool periodically so that
 //! templates (and `waitNext` with a fee threshold) change over time.
@@ -44,7 +44,6 @@ use std::time::Duration;
 
 use mphub::{CallContext, Cap, Error, Result, Runtime, Text};
 use mphub_chain::{duration_from_millis_f64, miner, ChainError, CreateOptions, DemoChain};
-use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::CoreVersion;
@@ -107,7 +106,9 @@ macro_rules! template_methods {
 mod chain;
 mod control;
 mod old_mining;
+mod rpc;
 pub use control::{control_socket_path, CONTROL_SOCKET_SUFFIX};
+pub use rpc::{execute_rpc, METHODS as RPC_METHODS};
 
 /// Error text of `Init.makeMiningOld2` (v31+), as Core words it.
 pub const OLD_MINING_ERROR: &str =
@@ -125,7 +126,16 @@ pub struct DemoNode {
 
 impl DemoNode {
     /// A node serving `chain` with the `version` schema.
+    ///
+    /// For [`CoreVersion::Pr29409`] the chain's relay fee rates are set to that branch's
+    /// (29.99) defaults, 1000 sat/kvB; v31 and master use 100 (Core v30+).
     pub fn new(chain: DemoChain, version: CoreVersion) -> Self {
+        if version == CoreVersion::Pr29409 {
+            chain.set_relay_fees(
+                mphub_chain::demo::PRE_V30_RELAY_FEE_PER_KVB,
+                mphub_chain::demo::PRE_V30_RELAY_FEE_PER_KVB,
+            );
+        }
         DemoNode { chain, version }
     }
 
@@ -278,6 +288,27 @@ fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
     })
 }
 
+/// `createNewBlock` as the node of `version` checks its options: v31 nodes (v30.99) word
+/// the lower bound differently and take a `blockReservedWeight` above the block weight limit
+/// (leaving no room for transactions); master refuses it.
+fn create_template(
+    chain: &DemoChain,
+    version: CoreVersion,
+    mut options: CreateOptions,
+) -> Result<mphub_chain::Template> {
+    if version == CoreVersion::V31 {
+        let weight = options.block_reserved_weight;
+        if weight < mphub_chain::demo::MINIMUM_BLOCK_RESERVED_WEIGHT {
+            return Err(Error::failed(format!(
+                "block_reserved_weight ({weight}) must be at least {} weight units",
+                mphub_chain::demo::MINIMUM_BLOCK_RESERVED_WEIGHT
+            )));
+        }
+        options.block_reserved_weight = weight.min(mphub_chain::demo::MAX_BLOCK_WEIGHT);
+    }
+    chain.create_template(options).map_err(chain_error)
+}
+
 /// Per-`Mining` interrupt flag (Core's `m_interrupt_mining`).
 #[derive(Default)]
 struct Interrupt {
@@ -330,88 +361,6 @@ fn txs_by_id(chain: &DemoChain, ids: &[Vec<u8>], by_wtxid: bool) -> Vec<Vec<u8>>
         .zip(parsed)
         .map(|(tx, p)| if p.is_some() { tx } else { Vec::new() })
         .collect()
-}
-
-/// The demo's JSON-RPC handler (master `Rpc.executeRpc`): one request object or a batch.
-pub fn execute_rpc(chain: &DemoChain, request: &str) -> String {
-    let parsed: Value = match serde_json::from_str(request) {
-        Ok(v) => v,
-        Err(_) => {
-            return json!({"result": null, "error": {"code": -32700, "message": "Parse error"}, "id": null})
-                .to_string()
-        }
-    };
-    match parsed {
-        Value::Array(batch) => {
-            Value::Array(batch.iter().map(|r| rpc_one(chain, r)).collect()).to_string()
-        }
-        one => rpc_one(chain, &one).to_string(),
-    }
-}
-
-fn rpc_one(chain: &DemoChain, req: &Value) -> Value {
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let v2 = req.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
-    let reply = |outcome: std::result::Result<Value, (i64, String)>| -> Value {
-        match (outcome, v2) {
-            (Ok(result), true) => json!({"jsonrpc": "2.0", "result": result, "id": id}),
-            (Ok(result), false) => json!({"result": result, "error": null, "id": id}),
-            (Err((code, message)), true) => {
-                json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": id})
-            }
-            (Err((code, message)), false) => {
-                json!({"result": null, "error": {"code": code, "message": message}, "id": id})
-            }
-        }
-    };
-    let Some(method) = req.get("method").and_then(Value::as_str) else {
-        return reply(Err((-32600, "Method must be a string".into())));
-    };
-    let params: Vec<Value> = match req.get("params") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::Object(o)) => o.values().cloned().collect(),
-        Some(_) => return reply(Err((-32600, "Params must be an array or object".into()))),
-    };
-    reply(rpc_method(chain, method, &params))
-}
-
-fn rpc_method(
-    chain: &DemoChain,
-    method: &str,
-    params: &[Value],
-) -> std::result::Result<Value, (i64, String)> {
-    let tip = chain.tip();
-    match method {
-        "getblockcount" => Ok(json!(tip.height)),
-        "getbestblockhash" => Ok(json!(miner::hash_to_rpc_hex(tip.hash))),
-        "getblockhash" => {
-            let height = params
-                .first()
-                .and_then(Value::as_i64)
-                .ok_or((-1, "getblockhash height: height must be an integer".to_string()))?;
-            i32::try_from(height)
-                .ok()
-                .and_then(|h| chain.block_hash_at(h))
-                .map(|h| json!(miner::hash_to_rpc_hex(h)))
-                .ok_or((-8, "Block height out of range".to_string()))
-        }
-        "getblockchaininfo" => Ok(json!({
-            "chain": "regtest",
-            "blocks": tip.height,
-            "headers": tip.height,
-            "bestblockhash": miner::hash_to_rpc_hex(tip.hash),
-            "mediantime": chain.median_time_past(),
-            "initialblockdownload": chain.is_initial_block_download(),
-            "warnings": ["mphub demo node: synthetic chain"],
-        })),
-        "getmempoolinfo" => Ok(json!({"loaded": true, "size": chain.mempool_len()})),
-        "echo" => Ok(Value::Array(params.to_vec())),
-        "help" => Ok(json!(
-            "mphub demo node RPCs: echo, getbestblockhash, getblockchaininfo, getblockcount, getblockhash height, getmempoolinfo, help"
-        )),
-        _ => Err((-32601, "Method not found".into())),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -503,15 +452,16 @@ macro_rules! demo_servers {
             ) -> Result<Cap<s::BlockTemplateClient>> {
                 // A null struct reads as its schema defaults, as in Core.
                 let options = options.unwrap_or_default();
-                let tmpl = self
-                    .chain
-                    .create_template(CreateOptions {
+                let tmpl = create_template(
+                    &self.chain,
+                    SCHEMA_VERSION,
+                    CreateOptions {
                         use_mempool: options.use_mempool,
                         block_reserved_weight: options.block_reserved_weight,
                         coinbase_output_max_additional_sigops: options
                             .coinbase_output_max_additional_sigops,
-                    })
-                    .map_err(chain_error)?;
+                    },
+                )?;
                 Ok(s::BlockTemplateServer::into_cap(Template {
                     chain: self.chain.clone(),
                     tmpl,
@@ -531,7 +481,8 @@ macro_rules! demo_servers {
                     .spawn_blocking(move || {
                         chain.check_block(&block, options.check_pow, options.check_merkle_root)
                     })
-                    .await?;
+                    .await?
+                    .map_err(chain_error)?;
                 Ok(s::MiningCheckBlockOutput {
                     reason: r.reason.into(),
                     debug: r.debug.into(),
@@ -584,6 +535,8 @@ mod v31_node {
     use super::*;
     use crate::v31 as s;
 
+    const SCHEMA_VERSION: CoreVersion = CoreVersion::V31;
+
     demo_servers! {
         init_extra = {},
         mining_extra = {},
@@ -600,7 +553,9 @@ mod v31_node {
                     .chain
                     .submit_solution(&self.tmpl, version, timestamp, nonce, &coinbase)
                     .map_err(chain_error)?;
-                Ok(r.accepted)
+                // A v31 node answers true for a block it already has (Core's
+                // ProcessNewBlock accepts it again); master reports "duplicate".
+                Ok(r.accepted || r.reason == "duplicate")
             }
         }
     }
@@ -610,6 +565,8 @@ mod v31_node {
 mod master_node {
     use super::*;
     use crate::master as s;
+
+    const SCHEMA_VERSION: CoreVersion = CoreVersion::Master;
 
     /// `Rpc`: JSON-RPC over IPC.
     pub(crate) struct Rpc {
@@ -644,7 +601,10 @@ mod master_node {
                 block: Vec<u8>,
             ) -> Result<s::MiningSubmitBlockOutput> {
                 let chain = self.chain.clone();
-                let r = cx.spawn_blocking(move || chain.submit_block(&block)).await?;
+                let r = cx
+                    .spawn_blocking(move || chain.submit_block(&block))
+                    .await?
+                    .map_err(chain_error)?;
                 Ok(s::MiningSubmitBlockOutput {
                     reason: r.reason.into(),
                     debug: r.debug.into(),
@@ -701,37 +661,5 @@ mod master_node {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rpc_answers_like_core() {
-        let chain = DemoChain::new();
-        let r: Value = serde_json::from_str(&execute_rpc(
-            &chain,
-            r#"{"jsonrpc":"2.0","id":1,"method":"getblockcount","params":[]}"#,
-        ))
-        .unwrap();
-        assert_eq!(r, json!({"jsonrpc": "2.0", "result": 0, "id": 1}));
-        let r: Value = serde_json::from_str(&execute_rpc(
-            &chain,
-            r#"{"id":"x","method":"getblockhash","params":[0]}"#,
-        ))
-        .unwrap();
-        assert_eq!(
-            r["result"],
-            "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
-        );
-        assert_eq!(r["error"], Value::Null);
-        let r: Value = serde_json::from_str(&execute_rpc(
-            &chain,
-            r#"{"jsonrpc":"2.0","id":2,"method":"nope"}"#,
-        ))
-        .unwrap();
-        assert_eq!(r["error"]["code"], -32601);
     }
 }
