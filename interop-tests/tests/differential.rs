@@ -52,6 +52,11 @@ fn demo_node_matches_the_recorded_v31() {
     demo_against_fixture(CoreVersion::V31);
 }
 
+#[test]
+fn demo_node_matches_the_recorded_pr29409_chain() {
+    demo_against_fixture(CoreVersion::Pr29409);
+}
+
 /// The harness's self-test: a deliberately changed answer must be caught.
 #[test]
 fn a_changed_answer_fails_the_comparison() {

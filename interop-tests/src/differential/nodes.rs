@@ -9,7 +9,7 @@ use mphub_bitcoin::CoreVersion;
 use mphub_chain::{DemoChain, RegtestNode};
 
 use super::fixture::Recording;
-use super::session;
+use super::{chain_session, session};
 
 /// Runs the session against a fresh demo node serving `version`, on a unix socket in a
 /// temporary folder, with the clock fixed at `mocktime`.
@@ -45,8 +45,8 @@ pub struct RealRun {
 }
 
 /// Starts `binary` on a fresh regtest datadir with `-mocktime`, detects its schema version
-/// and runs the session against it. `Ok(None)` for a PR #29409 node (its Mining predates
-/// v31; the session covers v31 and master).
+/// and runs the session for it (the Chain session on a PR #29409 node). Always `Some`; the
+/// option leaves room for nodes a session does not cover.
 pub fn run_real(binary: &Path, mocktime: u32) -> Result<Option<RealRun>> {
     let dir = tempfile::tempdir()?;
     let mut node = RegtestNode::start_with_args(
@@ -60,9 +60,7 @@ pub fn run_real(binary: &Path, mocktime: u32) -> Result<Option<RealRun>> {
         let n = Node::connect(&rt, node.socket(), None).await?;
         Ok(n.detect_version().await?)
     })?;
-    let result = if version == CoreVersion::Pr29409 {
-        None
-    } else {
+    let result = {
         let rpc = node.rpc();
         let submit = |block: &[u8]| -> Result<()> {
             let hex: String = block.iter().map(|b| format!("{b:02x}")).collect();
@@ -91,7 +89,10 @@ fn run_against(
 ) -> Result<Recording> {
     block_on(async {
         let node = Node::connect(rt, path, Some(version)).await?;
-        session::run(&node, version, mocktime, submit_block).await
+        match version {
+            CoreVersion::Pr29409 => chain_session::run(&node, mocktime, submit_block).await,
+            _ => session::run(&node, version, mocktime, submit_block).await,
+        }
     })
 }
 

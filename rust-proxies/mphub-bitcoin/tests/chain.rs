@@ -389,7 +389,11 @@ async fn mempool_fee_settings_and_unserved_methods() {
     assert_eq!(rate(chain.mempool_min_fee().await.unwrap()), 0);
     let est = chain.estimate_smart_fee(6, true, true).await.unwrap();
     assert_eq!(rate(est.result), 0, "no fee history on the demo chain");
-    assert_eq!(est.calc.unwrap().returned_target, 6);
+    assert_eq!(
+        est.calc.unwrap().returned_target,
+        0,
+        "no estimate, as on Core"
+    );
     assert_eq!(chain.estimate_max_blocks().await.unwrap(), 1008);
 
     // Settings, filters, verification progress.

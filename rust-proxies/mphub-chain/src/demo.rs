@@ -382,8 +382,8 @@ struct State {
     ibd_done: bool,
     /// Minimum and incremental relay fee rates, sat/kvB.
     relay_fees: (i64, i64),
-    /// Seconds since the epoch when the node "started" (`uptime`).
-    started: u32,
+    /// When the node started (`uptime`; Core's is on the real clock even under `-mocktime`).
+    started: Instant,
     /// Transactions accepted from a client and never relayed (no peers): Core's
     /// unbroadcast set. Entries no longer in the mempool are ignored.
     unbroadcast: HashSet<Txid>,
@@ -847,7 +847,7 @@ impl DemoChain {
                     mock_time: None,
                     ibd_done: false,
                     relay_fees: (MIN_RELAY_FEE_PER_KVB, INCREMENTAL_RELAY_FEE_PER_KVB),
-                    started: now_secs(),
+                    started: Instant::now(),
                     unbroadcast: HashSet::new(),
                 }),
                 events,
@@ -883,12 +883,8 @@ impl DemoChain {
 
     /// Sets Core's `-mocktime` (seconds since the epoch; `None`: the system clock). Template
     /// times, the "too far in the future" check and initial block download read it.
-    /// Setting a mock time also restarts `uptime` at it, as for a node started with
-    /// `-mocktime`.
     pub fn set_mock_time(&self, seconds: Option<u32>) {
-        let mut state = self.lock();
-        state.mock_time = seconds;
-        state.started = state.now();
+        self.lock().mock_time = seconds;
     }
 
     /// Sets the minimum and incremental relay fee rates (sat/kvB) the mempool applies and
@@ -903,10 +899,10 @@ impl DemoChain {
         self.lock().relay_fees
     }
 
-    /// Seconds since the node started (RPC `uptime`), on the mock clock if set.
+    /// Whole seconds since the chain was made (RPC `uptime`). On the real clock, as Core's:
+    /// a master node under `-mocktime` still counts up.
     pub fn uptime(&self) -> u64 {
-        let state = self.lock();
-        u64::from(state.now().saturating_sub(state.started))
+        self.lock().started.elapsed().as_secs()
     }
 
     /// The mempool's totals as `getmempoolinfo` reports them.

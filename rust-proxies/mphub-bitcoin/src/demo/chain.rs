@@ -434,7 +434,8 @@ impl s::ChainServer for Chain {
         Ok(s::ChainEstimateSmartFeeOutput {
             calc: want_calc.then(|| s::FeeCalculation {
                 desired_target: num_blocks,
-                returned_target: num_blocks,
+                // No fee history: Core answers returnedTarget 0 (observed on PR #29409).
+                returned_target: 0,
                 ..Default::default()
             }),
             result: fee_rate(0),
