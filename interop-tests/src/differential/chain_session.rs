@@ -6,36 +6,17 @@
 //! [`premine_blocks`](super::session::premine_blocks) through their own door (RPC
 //! `submitblock` on Core), so heights, hashes and times match.
 
-use mphub::Error;
+use mphub_bitcoin::chain::FoundBlock;
 use mphub_bitcoin::client::Node;
 use mphub_bitcoin::pr29409 as s;
 use mphub_chain::miner;
 use serde_json::{json, Value};
 
-use super::fixture::{Recording, Step};
-use super::session::premine_blocks;
+use super::fixture::Recording;
+use super::session::{answer, hex, premine_blocks, Recorder};
 
 /// Blocks submitted before the session: the first coinbase is mature at 101.
 pub const CHAIN_BLOCKS: usize = 110;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn error_json(e: &Error) -> Value {
-    match e {
-        Error::Remote { .. } => json!({"error": e.remote_what().unwrap_or_default()}),
-        Error::Unimplemented(_) => json!({"unimplemented": true}),
-        other => json!({"local_error": other.to_string()}),
-    }
-}
-
-fn answer<T>(r: mphub::Result<T>, f: impl FnOnce(T) -> Value) -> Value {
-    match r {
-        Ok(v) => f(v),
-        Err(e) => error_json(&e),
-    }
-}
 
 /// Everything a `FoundBlock` answer carries.
 fn found(b: &s::FoundBlockResult) -> Value {
@@ -54,24 +35,11 @@ fn found(b: &s::FoundBlockResult) -> Value {
 }
 
 fn want_all_but_data() -> s::FoundBlockParam {
-    s::FoundBlockParam {
-        want_hash: true,
-        want_height: true,
-        want_time: true,
-        want_max_time: true,
-        want_mtp_time: true,
-        want_in_active_chain: true,
-        want_locator: true,
-        ..Default::default()
-    }
+    FoundBlock::all_but_data().into_param()
 }
 
 fn want_hash_height() -> s::FoundBlockParam {
-    s::FoundBlockParam {
-        want_hash: true,
-        want_height: true,
-        ..Default::default()
-    }
+    FoundBlock::new().hash().height().into_param()
 }
 
 /// Runs the Chain session; `submit_block` gives a serialized block to the node.
@@ -80,13 +48,8 @@ pub async fn run(
     mocktime: u32,
     submit_block: &dyn Fn(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Recording> {
-    let mut steps = Vec::new();
-    let mut record = |step: String, answer: Value| {
-        if std::env::var_os("MPHUB_DIFFERENTIAL_TRACE").is_some() {
-            eprintln!("differential: {step}: {answer}");
-        }
-        steps.push(Step { step, answer });
-    };
+    let mut recorder = Recorder::default();
+    let mut record = |step: String, answer: Value| recorder.record(step, answer);
     let blocks = premine_blocks(mocktime, CHAIN_BLOCKS)?;
     let mut hashes = Vec::new();
     for block in &blocks {
@@ -354,5 +317,7 @@ pub async fn run(
         "Chain.isRBFOptIn after broadcast".into(),
         answer(chain.is_rbf_opt_in(tx.clone()).await, |r| json!(r)),
     );
-    Ok(Recording { steps })
+    Ok(Recording {
+        steps: recorder.steps,
+    })
 }

@@ -45,9 +45,8 @@ pub struct RealRun {
 }
 
 /// Starts `binary` on a fresh regtest datadir with `-mocktime`, detects its schema version
-/// and runs the session for it (the Chain session on a PR #29409 node). Always `Some`; the
-/// option leaves room for nodes a session does not cover.
-pub fn run_real(binary: &Path, mocktime: u32) -> Result<Option<RealRun>> {
+/// and runs the session for it (the Chain session on a PR #29409 node).
+pub fn run_real(binary: &Path, mocktime: u32) -> Result<RealRun> {
     let dir = tempfile::tempdir()?;
     let mut node = RegtestNode::start_with_args(
         binary,
@@ -63,18 +62,17 @@ pub fn run_real(binary: &Path, mocktime: u32) -> Result<Option<RealRun>> {
     let result = {
         let rpc = node.rpc();
         let submit = |block: &[u8]| -> Result<()> {
-            let hex: String = block.iter().map(|b| format!("{b:02x}")).collect();
-            let answer = rpc.submitblock(&hex)?;
+            let answer = rpc.submitblock(&hex::encode(block))?;
             anyhow::ensure!(answer.is_null(), "submitblock answered {answer}");
             Ok(())
         };
         let recording = run_against(&rt, node.socket(), version, mocktime, &submit)
             .with_context(|| format!("session against {}", binary.display()))?;
-        Some(RealRun {
+        RealRun {
             version,
             user_agent: node.version().to_string(),
             recording,
-        })
+        }
     };
     node.stop();
     Ok(result)

@@ -19,12 +19,12 @@ const PAYOUT: [u8; 1] = [0x51];
 /// Blocks mined in the session: enough for the first coinbase to mature (100 confirmations).
 const BLOCKS: usize = 101;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+pub(super) fn hex(bytes: &[u8]) -> String {
+    hex::encode(bytes)
 }
 
 /// A failed call as JSON: the peer's `what()` text, or the kind of local failure.
-fn error_json(e: &Error) -> Value {
+pub(super) fn error_json(e: &Error) -> Value {
     match e {
         Error::Remote { .. } => json!({"error": e.remote_what().unwrap_or_default()}),
         Error::Unimplemented(_) => json!({"unimplemented": true}),
@@ -32,7 +32,8 @@ fn error_json(e: &Error) -> Value {
     }
 }
 
-fn answer<T>(r: mphub::Result<T>, f: impl FnOnce(T) -> Value) -> Value {
+/// A call's result as JSON through `f`, or its failure as [`error_json`].
+pub(super) fn answer<T>(r: mphub::Result<T>, f: impl FnOnce(T) -> Value) -> Value {
     match r {
         Ok(v) => f(v),
         Err(e) => error_json(&e),
@@ -56,12 +57,13 @@ fn submit(r: mphub_chain::SubmitResult, version: CoreVersion) -> Value {
 
 /// Records steps; a session failure (a call that should not fail at all, like `makeMining`)
 /// aborts the session with that step named.
-struct Recorder {
-    steps: Vec<Step>,
+#[derive(Default)]
+pub(super) struct Recorder {
+    pub(super) steps: Vec<Step>,
 }
 
 impl Recorder {
-    fn record(&mut self, step: impl Into<String>, answer: Value) {
+    pub(super) fn record(&mut self, step: impl Into<String>, answer: Value) {
         let step = step.into();
         if std::env::var_os("MPHUB_DIFFERENTIAL_TRACE").is_some() {
             eprintln!("differential: {step}: {answer}");
@@ -200,7 +202,7 @@ pub async fn run(
     mocktime: u32,
     submit_block: &dyn Fn(&[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<Recording> {
-    let mut r = Recorder { steps: Vec::new() };
+    let mut r = Recorder::default();
     if version == CoreVersion::V31 {
         let blocks = premine_blocks(mocktime, PREMINED)?;
         let mut hashes = Vec::new();

@@ -276,7 +276,7 @@ fn send_raw_transaction(chain: &DemoChain, args: &[Value]) -> RpcResult {
             "TX decode failed. Make sure the tx has at least one input.".to_string(),
         )
     };
-    let bytes = decode_hex(hex).ok_or_else(decode_failed)?;
+    let bytes = hex::decode(hex).map_err(|_| decode_failed())?;
     let tx: bitcoin::Transaction = deserialize(&bytes).map_err(|_| decode_failed())?;
     let rate = match args.get(1) {
         None | Some(Value::Null) => DEFAULT_MAX_RAW_TX_FEE_RATE,
@@ -301,16 +301,6 @@ fn send_raw_transaction(chain: &DemoChain, args: &[Value]) -> RpcResult {
             _ => (RPC_TRANSACTION_REJECTED, reject.to_string()),
         }),
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
