@@ -4,6 +4,8 @@
 # are set and print "SKIPPED: <why>" otherwise.
 set -euo pipefail
 cd "$(dirname "$0")"
+# One clean build: incremental caches would add several GB that a single run never reuses.
+export CARGO_INCREMENTAL=0
 ./depends/install.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
