@@ -317,7 +317,52 @@ pub async fn run(
         "Chain.isRBFOptIn after broadcast".into(),
         answer(chain.is_rbf_opt_in(tx.clone()).await, |r| json!(r)),
     );
+
+    // Its child opts out (nSequence final) yet inherits replaceability from the parent once
+    // both are in the mempool (Core's IsRBFOptIn walks in-mempool ancestors).
+    let child = final_child_of(&txid, value - 10_000, 10_000)?;
+    let child_txid = miner::txid_of(&child)?.to_vec();
+    record(
+        "Chain.isRBFOptIn final child before broadcast".into(),
+        answer(chain.is_rbf_opt_in(child.clone()).await, |r| json!(r)),
+    );
+    record(
+        "Chain.broadcastTransaction final child".into(),
+        answer(
+            chain.broadcast_transaction(child.clone(), 0, true).await,
+            |o| json!({"result": o.result, "error": o.error.to_string_lossy()}),
+        ),
+    );
+    record(
+        "Chain.isRBFOptIn final child of a signalling parent".into(),
+        answer(chain.is_rbf_opt_in(child).await, |r| json!(r)),
+    );
+    record(
+        "Chain.getTransactionAncestry final child".into(),
+        answer(chain.get_transaction_ancestry(child_txid).await, |a| {
+            json!({
+                "ancestors": a.ancestors,
+                "descendants": a.descendants,
+                "ancestorsize": a.ancestorsize,
+                "ancestorfees": a.ancestorfees,
+            })
+        }),
+    );
     Ok(Recording {
         steps: recorder.steps,
     })
+}
+
+/// A standard spend of output 0 of `parent_txid` (a P2WSH `OP_TRUE` output of `value`
+/// satoshis, as `spend_op_true` makes): the witness carries the `OP_TRUE` script, and the
+/// input's nSequence is final, so it does not signal BIP 125 itself.
+fn final_child_of(parent_txid: &[u8], value: i64, fee: i64) -> anyhow::Result<Vec<u8>> {
+    let parent: [u8; 32] = parent_txid.try_into()?;
+    let mut tx: bitcoin::Transaction =
+        bitcoin::consensus::deserialize(&miner::spend_op_true(parent, 0, value, fee)?)?;
+    for input in &mut tx.input {
+        input.sequence = bitcoin::Sequence::MAX;
+        input.witness = bitcoin::Witness::from_slice(&[[0x51u8]]);
+    }
+    Ok(bitcoin::consensus::serialize(&tx))
 }

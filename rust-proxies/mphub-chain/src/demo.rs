@@ -205,6 +205,18 @@ pub struct Ancestry {
     pub ancestor_fees: i64,
 }
 
+/// Core's `RBFTransactionState` (`src/policy/rbf.h`), as `Chain.isRBFOptIn` returns it
+/// over the wire (an `Int32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RbfState {
+    /// Not in the mempool and not signalling itself: its unconfirmed parents are unknown.
+    Unknown = 0,
+    /// It, or an in-mempool ancestor, has an input with nSequence <= 0xfffffffd (BIP 125).
+    ReplaceableBip125 = 1,
+    /// In the mempool, and neither it nor any in-mempool ancestor signals.
+    Final = 2,
+}
+
 /// Core's `FormatMoney`: BTC with at least two decimals (`0.001`, `1.00`).
 fn format_money(sats: u64) -> String {
     let mut s = format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000);
@@ -1899,6 +1911,30 @@ impl DemoChain {
             .lock()
             .mempool_children(Txid::from_byte_array(*txid))
             .is_empty()
+    }
+
+    /// Core's `IsRBFOptIn`: a transaction signals replaceability itself, or (when it is in
+    /// the mempool) inherits it from any in-mempool ancestor that signals.
+    pub fn rbf_state(&self, tx: &Transaction) -> RbfState {
+        let signals = |tx: &Transaction| tx.input.iter().any(|i| i.sequence.is_rbf());
+        if signals(tx) {
+            return RbfState::ReplaceableBip125;
+        }
+        let state = self.lock();
+        let txid = tx.compute_txid();
+        if !state.mempool.contains_key(&txid) {
+            return RbfState::Unknown;
+        }
+        let inherited = state
+            .mempool_family(txid, true)
+            .iter()
+            .filter_map(|id| state.mempool.get(id))
+            .any(|e| signals(&e.tx));
+        if inherited {
+            RbfState::ReplaceableBip125
+        } else {
+            RbfState::Final
+        }
     }
 
     /// Core's `GetTransactionAncestry` for `txid` (internal order); all zero when it is not

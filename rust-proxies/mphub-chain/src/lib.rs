@@ -35,7 +35,7 @@ use std::time::Duration;
 
 pub use demo::{
     core_decode_error, Accepted, Ancestry, ChainError, CreateOptions, DemoChain, MempoolInfo,
-    Template, TxReject,
+    RbfState, Template, TxReject,
 };
 pub use events::{ChainEvent, RemovalReason, Subscription};
 pub use locator::{decode_locator, encode_locator, BlockFacts, LocatorError};

@@ -4,7 +4,7 @@
 use bitcoin::consensus::encode::deserialize;
 use bitcoin::{Block, Transaction};
 use mphub_chain::miner::spend_op_true;
-use mphub_chain::{ChainEvent, DemoChain, RemovalReason, Subscription};
+use mphub_chain::{ChainEvent, DemoChain, RbfState, RemovalReason, Subscription};
 
 /// The events queued so far (the chain emits synchronously, so all are there).
 async fn drain(sub: &mut Subscription) -> Vec<ChainEvent> {
@@ -232,4 +232,57 @@ async fn waiting_for_notifications_waits_for_every_subscriber() {
     )
     .await
     .expect("waited for a dropped subscription");
+}
+
+/// `spend_op_true` with every input's nSequence set to `sequence`.
+fn spend_with_sequence(txid: [u8; 32], value: i64, fee: i64, sequence: u32) -> Transaction {
+    let mut tx: Transaction = deserialize(&spend_op_true(txid, 0, value, fee).unwrap()).unwrap();
+    for input in &mut tx.input {
+        input.sequence = bitcoin::Sequence(sequence);
+    }
+    tx
+}
+
+#[tokio::test]
+async fn replaceability_is_signalled_or_inherited_from_mempool_ancestors_as_on_core() {
+    let chain = DemoChain::new();
+    chain.mine_blocks(102).unwrap();
+    let (cb1, value) = coinbase_at(&chain, 1);
+    let (cb2, _) = coinbase_at(&chain, 2);
+    let bytes = |tx: &Transaction| bitcoin::consensus::encode::serialize(tx);
+
+    // Not in the mempool: signalling decides, else Core cannot know the parents.
+    let signalling = spend_with_sequence(cb1, value, 1000, 0xffff_fffd);
+    let final_seq = spend_with_sequence(cb2, value, 1000, 0xffff_fffe);
+    assert_eq!(chain.rbf_state(&signalling), RbfState::ReplaceableBip125);
+    assert_eq!(chain.rbf_state(&final_seq), RbfState::Unknown);
+
+    // In the mempool without signalling ancestors: final.
+    chain.accept_transaction(&bytes(&final_seq), 0).unwrap();
+    assert_eq!(chain.rbf_state(&final_seq), RbfState::Final);
+
+    // A non-signalling child of a signalling parent inherits replaceability once both are in
+    // the mempool, and so does its own child.
+    chain.accept_transaction(&bytes(&signalling), 0).unwrap();
+    let child = spend_with_sequence(
+        signalling.compute_txid().to_byte_array(),
+        value - 1000,
+        1000,
+        0xffff_ffff,
+    );
+    assert_eq!(chain.rbf_state(&child), RbfState::Unknown);
+    chain.accept_transaction(&bytes(&child), 0).unwrap();
+    assert_eq!(chain.rbf_state(&child), RbfState::ReplaceableBip125);
+    let grandchild = spend_with_sequence(
+        child.compute_txid().to_byte_array(),
+        value - 2000,
+        1000,
+        0xffff_ffff,
+    );
+    chain.accept_transaction(&bytes(&grandchild), 0).unwrap();
+    assert_eq!(chain.rbf_state(&grandchild), RbfState::ReplaceableBip125);
+
+    // Mined, they leave the mempool: unknown again.
+    chain.mine_blocks(1).unwrap();
+    assert_eq!(chain.rbf_state(&grandchild), RbfState::Unknown);
 }

@@ -362,19 +362,10 @@ impl s::ChainServer for Chain {
     }
 
     async fn is_rbf_opt_in(&self, _cx: &CallContext, tx: Vec<u8>) -> Result<i32> {
-        // Core's RBFTransactionState: UNKNOWN 0, REPLACEABLE_BIP125 1, FINAL 2.
         let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&tx).map_err(|e| {
             Error::failed(format!("isRBFOptIn: the transaction does not decode: {e}"))
         })?;
-        if tx.input.iter().any(|i| i.sequence.is_rbf()) {
-            return Ok(1);
-        }
-        let txid = bitcoin::hashes::Hash::to_byte_array(tx.compute_txid());
-        Ok(if self.chain.mempool_contains(&txid) {
-            2
-        } else {
-            0
-        })
+        Ok(self.chain.rbf_state(&tx) as i32)
     }
 
     async fn broadcast_transaction(
