@@ -144,11 +144,25 @@ void Node::detect()
         m_version = Version::Master;
     } catch (const mphub::cxx::Error& e) {
         if (e.kind() != mphub::cxx::Error::Kind::Unimplemented) throw;
-        // A v31 node: talk to it with v31's generated client on a new connection.
-        m_version = Version::V31;
+        // v31, or a node built from PR #29409, whose Init @3 is makeChain: ask v31's
+        // Mining.isTestChain on a new connection; a Chain does not answer it either.
         mining.reset();
         m_master.reset();
         m_v31 = v31::connectInit(m_socket_path);
+        auto v31_mining = m_v31->makeMining();
+        if (!v31_mining) throw null_result("Init.makeMining");
+        try {
+            v31_mining->isTestChain();
+        } catch (const mphub::cxx::Error& e2) {
+            if (e2.kind() != mphub::cxx::Error::Kind::Unimplemented) throw;
+            m_v31.reset();
+            throw mphub::cxx::Error(mphub::cxx::Error::Kind::Usage,
+                                    "this node speaks the PR #29409 schema (Init.makeChain at @3, "
+                                    "Mining from before v31); mphub::core::Node needs a v31 or master "
+                                    "node, so use mphub's Rust client (mphub_bitcoin::client::Node::chain) "
+                                    "for its Chain");
+        }
+        m_version = Version::V31;
     }
 }
 

@@ -184,6 +184,30 @@ fn mining_client_against_mphub_serve_v31_and_master() {
     }
 }
 
+/// Runs the example against a node that speaks the PR #29409 schema: the facade's
+/// detection must refuse it by name, not take it for v31 and fail later.
+fn refused_as_pr29409(socket: &Path) -> String {
+    let out = Command::new(mining_client())
+        .arg(socket)
+        .output()
+        .expect("running mining-client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("FAIL this node speaks the PR #29409 schema"),
+        "{text}"
+    );
+    assert!(!text.contains("version "), "no version is reported: {text}");
+    text
+}
+
+#[test]
+fn mining_client_refuses_a_pr29409_node_by_name() {
+    let _ = mining_client();
+    let (_server, sock) = serve("pr29409");
+    refused_as_pr29409(&sock);
+}
+
 #[test]
 fn mining_client_against_real_bitcoin_node() {
     let Some(value) = std::env::var_os("MPHUB_BITCOIN_NODE") else {
@@ -199,16 +223,19 @@ fn mining_client_against_real_bitcoin_node() {
         // templates (bad-cb-length, a one-byte height push in the coinbase scriptSig).
         node.mine_over_rpc(17).expect("mining blocks over RPC");
         // The Rust CLI's own detection names the version the C++ facade must find; a node
-        // built from PR #29409 (no v31/master Mining) is not this leg's.
+        // built from PR #29409 (no v31/master Mining) must be refused by name.
         let mut tip = Command::new(mphub());
         tip.arg("--connect")
             .arg(format!("unix:{}", node.socket().display()))
             .args(["--json", "mining", "tip"]);
         let probe = tip.output().expect("running mphub mining tip");
         if !probe.status.success() && String::from_utf8_lossy(&probe.stderr).contains("PR #29409") {
+            let text = refused_as_pr29409(node.socket());
             println!(
-                "SKIPPED: {} speaks the PR #29409 schema: mining-client is for v31 and master nodes",
-                binary.display()
+                "PASSED: mining-client refuses {} ({}), a PR #29409 node: {}",
+                binary.display(),
+                node.version(),
+                text.trim()
             );
             continue;
         }

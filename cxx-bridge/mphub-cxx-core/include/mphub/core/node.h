@@ -2,10 +2,12 @@
 //
 // Node connects to a bitcoin-node's IPC socket (-ipcbind=unix) and detects its schema
 // version the way mphub's Rust client does: Init.makeMining (@3 in both), then master's
-// Mining.getTransactionsByTxID (@8) with an empty list; a v31 node answers
-// "unimplemented". Mining and Template then call the right schema, with the plain types
-// below. The full generated API of each version stays available
-// (<mphub/core/v31.h>, <mphub/core/master.h>; Node::v31Init()/masterInit()).
+// Mining.getTransactionsByTxID (@8) with an empty list, which a v31 node answers
+// "unimplemented"; then v31's Mining.isTestChain, which a node built from Bitcoin Core
+// PR #29409 (whose Init @3 is makeChain) does not answer either, so version() and mining()
+// throw Error (kind Usage) naming that schema. Mining and Template then call the right
+// schema, with the plain types below. The full generated API of each version stays
+// available (<mphub/core/v31.h>, <mphub/core/master.h>; Node::v31Init()/masterInit()).
 //
 // Errors are mphub::cxx::Error (kind Disconnected, Remote, Unimplemented, ...). Objects
 // are thread-safe for calls; destroying one releases the node-side object.
