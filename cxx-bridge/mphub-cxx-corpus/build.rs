@@ -1,5 +1,6 @@
 //! C++ bindings for `schema/corpus` with generated C++ types (namespace
-//! `mphub::corpus`), then the C++ corpus peer (`src/corpus_peer.cpp`) compiled against them.
+//! `mphub::corpus`), then the C++ corpus peer (`src/corpus_peer.cpp`) compiled against them;
+//! and bindings for `schema/bitcoin/pr29409`, compiled to prove every construct maps.
 use std::path::PathBuf;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -19,6 +20,17 @@ fn run() -> Result<(), BoxError> {
         .header_dir("mphub/corpus")
         .cpp_namespace("mphub::corpus::cxx")
         .generate_types(Some("mphub::corpus"))
+        .build()?;
+    // Bitcoin Core PR #29409's schemas (as mphub wrote them from the published files):
+    // every interface, with callbacks inside structs (`RPCCommand.actor`) and callbacks
+    // named by Core's headers (`CRPCCommand::Actor`), must generate and compile.
+    mphub_cxx_build::Bindings::new("../../schema/bitcoin/pr29409")
+        .file("init.capnp")
+        .module("pr29409")
+        .stem("pr29409")
+        .header_dir("mphub/corpus")
+        .cpp_namespace("mphub::corpus::pr29409")
+        .generate_types(Some("mphub::corpus::pr29409"))
         .build()?;
     let mphub_cxx_include = PathBuf::from(std::env::var("DEP_MPHUB_CXX_INCLUDE")?);
     cc::Build::new()

@@ -12,6 +12,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <sys/wait.h>
 
 namespace peer {
@@ -156,6 +157,27 @@ private:
     std::string name_;
     std::atomic<int64_t> value_;
 };
+
+// A Mapper (a libmultiprocess callback, std::function<int32_t(int32_t)> in C++): adds
+// `add`, or doubles, wrapping on overflow as the Rust reference does. It answers on the
+// loop thread whatever the Context names, as a plain Cap'n Proto object may.
+class MapperImpl final : public cs::Mapper::Server {
+public:
+    explicit MapperImpl(std::optional<int32_t> add) : add_(add) {}
+    kj::Promise<void> call(CallContext ctx) override
+    {
+        auto v = static_cast<uint32_t>(ctx.getParams().getValue());
+        auto r = add_ ? v + static_cast<uint32_t>(*add_) : v * 2u;
+        ctx.getResults().setResult(static_cast<int32_t>(r));
+        return kj::READY_NOW;
+    }
+    kj::Promise<void> destroy(DestroyContext) override { return kj::READY_NOW; }
+
+private:
+    std::optional<int32_t> add_;
+};
+
+bool isNullCap(capnp::Capability::Client client) { return capnp::ClientHook::from(kj::mv(client))->isNull(); }
 
 void fillFind(cs::FindResult::Builder out, capnp::Data::Reader key, cs::FindParam::Reader want)
 {
@@ -379,6 +401,41 @@ public:
             if (p.getB() == 0) throw std::runtime_error("division by zero");
             call.getResults().setResult(p.getA() / p.getB());
             if (p.getWantRemainder()) call.getResults().setRemainder(p.getA() % p.getB());
+        });
+    }
+    // Calls the job's mappers in turn (null ones skipped), back on the caller's waiting
+    // thread (callbackThread); a mapper of this server's own, passed back, runs locally.
+    kj::Promise<void> runJob(RunJobContext call) override
+    {
+        return onThread(conn_, call.getParams().getContext()).then([call]() mutable {
+            auto p = call.getParams();
+            auto thread = p.getContext().getCallbackThread();
+            auto job = p.getJob();
+            kj::Vector<cs::Mapper::Client> mappers;
+            if (job.hasMapper()) mappers.add(job.getMapper());
+            for (auto m : job.getThen()) {
+                if (!isNullCap(m)) mappers.add(kj::mv(m));
+            }
+            kj::Promise<int32_t> value = p.getValue();
+            for (auto& m : mappers) {
+                value = value.then([m = kj::mv(m), thread](int32_t v) mutable {
+                    auto req = m.callRequest();
+                    req.initContext().setThread(thread);
+                    req.setValue(v);
+                    return req.send().then([](auto&& r) { return r.getResult(); });
+                });
+            }
+            return value.then([call](int32_t v) mutable { call.getResults().setResult(v); });
+        });
+    }
+    kj::Promise<void> makeJob(MakeJobContext call) override
+    {
+        return onThread(conn_, call.getParams().getContext()).then([call]() mutable {
+            int32_t offset = call.getParams().getOffset();
+            auto job = call.getResults().initResult();
+            job.setLabel(asText("add " + std::to_string(offset) + " then double"));
+            job.setMapper(kj::heap<MapperImpl>(offset));
+            job.initThen(1).set(0, kj::heap<MapperImpl>(std::nullopt));
         });
     }
 
@@ -744,6 +801,70 @@ void noContext(CorpusSession& s)
     expect(got == std::vector<int32_t>({0, 1, 2, 3, 4}), "the listener did not see 0..4 in order");
 }
 
+// Callbacks inside a struct and a list, both ways (Core PR #29409's RPCCommand.actor).
+void callbackStructs(CorpusSession& s)
+{
+    auto run = [&](std::function<void(cs::Job::Builder)> build, int32_t value) {
+        return call<int32_t>(s.corpus, [build, value](cs::Corpus::Client& c, auto fill) {
+            auto req = c.runJobRequest();
+            fill(req.initContext());
+            build(req.initJob());
+            req.setValue(value);
+            return req.send().then([](auto&& r) { return r.getResult(); });
+        });
+    };
+    expect(run([](cs::Job::Builder j) {
+               j.setLabel("job");
+               j.setMapper(kj::heap<MapperImpl>(1));
+               auto then = j.initThen(3);  // then[1] stays null
+               then.set(0, kj::heap<MapperImpl>(std::nullopt));
+               then.set(2, kj::heap<MapperImpl>(-3));
+           }, 5) == 9,
+           "runJob(add 1, then double, null, add -3; 5) != 9");
+    expect(run([](cs::Job::Builder j) { j.setLabel("empty"); }, 7) == 7, "runJob(null mapper, no then; 7) != 7");
+
+    struct Made {
+        std::string label;
+        uint32_t then = 0;
+        CapRef<cs::Mapper::Client> mapper;
+        CapRef<cs::Mapper::Client> first;
+    };
+    auto weak = s.conn;
+    auto made = call<Made>(s.corpus, [weak](cs::Corpus::Client& c, auto fill) {
+        auto req = c.makeJobRequest();
+        fill(req.initContext());
+        req.setOffset(10);
+        return req.send().then([weak](auto&& r) {
+            auto job = r.getResult();
+            Made m;
+            m.label = toString(job.getLabel());
+            m.then = job.getThen().size();
+            m.mapper = makeCapRef(job.getMapper(), weak);
+            if (m.then > 0) m.first = makeCapRef(job.getThen()[0], weak);
+            return m;
+        });
+    });
+    expect(made.label == "add 10 then double", "makeJob label: " + made.label);
+    expect(made.then == 1 && made.first, "makeJob then.size() != 1");
+    auto apply = [](const CapRef<cs::Mapper::Client>& m, int32_t v) {
+        return call<int32_t>(m, [v](cs::Mapper::Client& client, auto fill) {
+            auto req = client.callRequest();
+            fill(req.initContext());
+            req.setValue(v);
+            return req.send().then([](auto&& r) { return r.getResult(); });
+        });
+    };
+    expect(apply(made.mapper, 1) == 11, "makeJob mapper.call(1) != 11");
+    expect(apply(made.first, 11) == 22, "makeJob then[0].call(11) != 22");
+    // The server's own mappers, handed back inside a Job.
+    expect(run([&](cs::Job::Builder j) {
+               j.setLabel("back");
+               j.setMapper(made.mapper->client);
+               j.initThen(1).set(0, made.first->client);
+           }, 1) == 22,
+           "runJob(makeJob(10); 1) != 22");
+}
+
 void optional(CorpusSession& s)
 {
     auto maybe = [&](bool want) {
@@ -798,6 +919,7 @@ const std::vector<std::pair<std::string, std::function<void(CorpusSession&)>>>& 
         {"extends", extends},
         {"interface-lists", interfaceLists},
         {"interface-structs", interfaceStructs},
+        {"callback-structs", callbackStructs},
         {"exceptions", exceptions},
         {"in-out", inOut},
         {"count-param",

@@ -136,6 +136,13 @@ corpus::FindResult find_result(const Bytes& key, const corpus::FindParam& want)
     return r;
 }
 
+//! `v` modulo 2^32 as an int32_t: Rust's wrapping arithmetic, which the Rust reference's
+//! mappers use.
+std::int32_t wrapping(std::int64_t v)
+{
+    return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v)));
+}
+
 //! The C++ Corpus server, answering like the Rust reference.
 class CorpusImpl final : public corpus::Corpus
 {
@@ -259,6 +266,22 @@ public:
         bool overflow = a == std::numeric_limits<std::int32_t>::min() && b == -1;
         if (remainder) *remainder = overflow ? 0 : a % b;
         return overflow ? a : a / b;
+    }
+    std::int32_t runJob(const corpus::Job& job, std::int32_t value) override
+    {
+        if (job.mapper) value = job.mapper(value);
+        for (const auto& then : job.then) {
+            if (then) value = then(value);
+        }
+        return value;
+    }
+    corpus::Job makeJob(std::int32_t offset) override
+    {
+        corpus::Job job;
+        job.label = "add " + std::to_string(offset) + " then double";
+        job.mapper = [offset](std::int32_t v) { return wrapping(std::int64_t{v} + offset); };
+        job.then = {[](std::int32_t v) { return wrapping(std::int64_t{v} * 2); }};
+        return job;
     }
 
 private:
@@ -521,6 +544,28 @@ void interface_structs(corpus::Corpus& c)
     expect(back.counters[2]->name() == "other", "counters[2] name");
 }
 
+//! Callbacks (std::function) inside a struct and a list, both ways, as Core PR #29409's
+//! RPCCommand.actor: the server calls ours, we call the server's.
+void callback_structs(corpus::Corpus& c)
+{
+    corpus::Job job;
+    job.label = "job";
+    job.mapper = [](std::int32_t v) { return v + 1; };
+    job.then = {[](std::int32_t v) { return v * 2; }, nullptr, [](std::int32_t v) { return v - 3; }};
+    expect(c.runJob(job, 5) == 9, "runJob(add 1, then double, null, add -3; 5) != 9");
+    corpus::Job empty;
+    empty.label = "empty";
+    expect(c.runJob(empty, 7) == 7, "runJob(null mapper, no then; 7) != 7");
+
+    corpus::Job made = c.makeJob(10);
+    expect(made.label == "add 10 then double", "makeJob label: " + made.label);
+    expect(made.mapper && made.then.size() == 1 && made.then[0], "makeJob: a mapper and one then");
+    expect(made.mapper(1) == 11, "makeJob mapper(1) != 11");
+    expect(made.then[0](11) == 22, "makeJob then[0](11) != 22");
+    // The server's own mappers, handed back inside a Job.
+    expect(c.runJob(made, 1) == 22, "runJob(makeJob(10); 1) != 22");
+}
+
 void exceptions(corpus::Corpus& c)
 {
     expect(c.raise(0) == 42, "raise(0)");
@@ -614,6 +659,7 @@ const std::vector<std::pair<std::string, std::function<void(corpus::Corpus&)>>>&
         {"extends", extends},
         {"interface-lists", interface_lists},
         {"interface-structs", interface_structs},
+        {"callback-structs", callback_structs},
         {"exceptions", exceptions},
         {"in-out", in_out},
         {"count-param", [](corpus::Corpus& c) { expect(c.start({"mphub", "-x", ""}) == 3, "start(argv of 3)"); }},

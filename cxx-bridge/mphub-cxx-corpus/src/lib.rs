@@ -3,3 +3,4 @@
 #![warn(missing_docs)]
 
 mphub_cxx::bindings!(corpus);
+mphub_cxx::bindings!(pr29409);

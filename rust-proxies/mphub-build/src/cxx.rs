@@ -648,12 +648,11 @@ impl<'a> Gen<'a> {
             Ty::Interface(id) => {
                 let i = self.iface(*id)?;
                 if Self::is_callback(i) {
-                    return Err(BuildError::Unsupported(format!(
-                        "C++ bridge: callback interface {} inside a struct or list",
-                        i.name
-                    )));
+                    // As libmultiprocess: the struct member is the function object itself.
+                    Self::callback_fn_type(i)
+                } else {
+                    format!("std::shared_ptr<{}>", cpp_qualified(&i.wrap))
                 }
-                format!("std::shared_ptr<{}>", cpp_qualified(&i.wrap))
             }
             Ty::Enum(id) => self.cpp_enum(*id)?,
             Ty::List(inner) => format!("std::vector<{}>", self.cpp_ty(inner)?),
@@ -799,33 +798,46 @@ impl<'a> Gen<'a> {
         })
     }
 
-    /// C++ expression: a `std::shared_ptr<X>` (interface `ty`) → the `FfiCapX` carrying it.
+    /// C++ expression: a `std::shared_ptr<X>` (a callback's `std::function`) of interface
+    /// `ty` → the `FfiCapX` carrying it.
     fn cpp_cap_to_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         let Ty::Interface(id) = ty else {
             return Err(BuildError::Unsupported(format!(
                 "C++ bridge: {ty:?} is no capability"
             )));
         };
-        let n = &self.iface(*id)?.name;
+        let i = self.iface(*id)?;
+        let from = if Self::is_callback(i) {
+            "function"
+        } else {
+            "shared"
+        };
         Ok(format!(
-            "{f}::FfiCap{n}{{{f}::{}_cap_from_shared({e})}}",
-            snake(n),
+            "{f}::FfiCap{n}{{{f}::{pre}_cap_from_{from}({e})}}",
+            n = i.name,
+            pre = snake(&i.name),
             f = self.f
         ))
     }
 
-    /// C++ expression: an `FfiCapX` (interface `ty`) → `std::shared_ptr<X>` (null for a
-    /// null capability).
+    /// C++ expression: an `FfiCapX` (interface `ty`) → `std::shared_ptr<X>`, or a
+    /// callback's `std::function` (null or empty for a null capability).
     fn cpp_cap_from_ffi(&self, ty: &Ty, e: &str) -> Result<String, BuildError> {
         let Ty::Interface(id) = ty else {
             return Err(BuildError::Unsupported(format!(
                 "C++ bridge: {ty:?} is no capability"
             )));
         };
+        let i = self.iface(*id)?;
+        let to = if Self::is_callback(i) {
+            "function"
+        } else {
+            "shared"
+        };
         Ok(format!(
-            "{}::{}_shared_from_cap(*({e}).cap)",
+            "{}::{}_{to}_from_cap(*({e}).cap)",
             self.f,
-            snake(&self.iface(*id)?.name)
+            snake(&i.name)
         ))
     }
 
@@ -840,7 +852,8 @@ impl<'a> Gen<'a> {
                 format!("::mphub::cxx::AnyValue{{::mphub::cxx::detail::to_std_bytes({e})}}")
             }
             Ty::Interface(_) => format!(
-                "(({e}).empty() ? nullptr : {})",
+                "(({e}).empty() ? {}() : {})",
+                self.cpp_ty(ty)?,
                 self.cpp_cap_from_ffi(ty, &format!("({e})[0]"))?
             ),
             Ty::List(inner) if Self::cpp_same_elements(inner) => {
@@ -1265,6 +1278,34 @@ impl Gen<'_> {
             }
             close_ns(&mut o, ns);
         }
+        // A callback named by the user's header in libmultiprocess schemas (Core's
+        // `CRPCCommand::Actor`): an alias of the std::function its method gives.
+        for i in self
+            .model
+            .interfaces
+            .iter()
+            .filter(|i| Self::is_callback(i))
+        {
+            let function = Self::callback_fn_type(i);
+            if function
+                .trim_start_matches("::")
+                .starts_with("std::function<")
+            {
+                continue;
+            }
+            let (ret, args) = self.cpp_sig(Self::callback_method(i)?)?;
+            let types: Vec<&str> = args.iter().map(|(t, _)| t.as_str()).collect();
+            let (ns, name) = split_qualified(&function);
+            open_ns(&mut o, ns);
+            writeln!(
+                o,
+                "//! capnp callback interface `{}`: the function a `ProxyCallback` carries.\nusing {name} = std::function<{ret}({})>;",
+                i.name,
+                types.join(", ")
+            )
+            .ok();
+            close_ns(&mut o, ns);
+        }
         writeln!(o).ok();
         // Text exceptions without a C++ type of their own.
         for (_, cpp) in self
@@ -1482,6 +1523,32 @@ impl Gen<'_> {
         Ok(())
     }
 
+    /// Whether struct `id` holds a callback interface (a `std::function`), in a field, a
+    /// list or a struct it holds.
+    fn holds_callback(&self, id: u64, seen: &mut BTreeSet<u64>) -> bool {
+        if !seen.insert(id) {
+            return false;
+        }
+        let Ok(st) = self.strct(id) else {
+            return false;
+        };
+        let fields: Vec<&Field> = Self::struct_fields(st)
+            .into_iter()
+            .chain(Self::union_fields(st))
+            .collect();
+        fields.into_iter().any(|f| {
+            let mut ty = &f.ty;
+            while let Ty::List(inner) = ty {
+                ty = inner;
+            }
+            match ty {
+                Ty::Interface(i) => self.iface(*i).is_ok_and(Self::is_callback),
+                Ty::Struct(inner) => self.holds_callback(*inner, seen),
+                _ => false,
+            }
+        })
+    }
+
     fn strct_wrap(&self, id: u64) -> Result<&str, BuildError> {
         let s = self.strct(id)?;
         s.wrap.as_deref().ok_or_else(|| {
@@ -1557,7 +1624,16 @@ impl Gen<'_> {
                     .map(|f| cpp_ident(&f.cpp_member)),
             );
         }
-        Self::cpp_equality(o, name, &members);
+        if self.holds_callback(id, &mut BTreeSet::new()) {
+            // std::function has no operator==, so neither has a struct holding one.
+            writeln!(
+                o,
+                "    // No operator==: a callback member (std::function) cannot be compared."
+            )
+            .ok();
+        } else {
+            Self::cpp_equality(o, name, &members);
+        }
         if exception {
             let message = fields
                 .iter()
@@ -1919,16 +1995,14 @@ impl Gen<'_> {
         )
         .ok();
         writeln!(cpp_fns, "        type {n}Holder;").ok();
-        if !Self::is_callback(i) {
-            // Capabilities inside values (struct fields, list elements) cross in this.
-            writeln!(bridge, "    /// A `{n}` capability (maybe null) inside a value.\n    struct FfiCap{n} {{\n        cap: Box<{n}Cap>,\n    }}").ok();
-            writeln!(
-                rust_fns,
-                "        fn {pre}_client_from_cap(cap: &{n}Cap) -> Result<Box<{n}ClientBox>>;"
-            )
-            .ok();
-            writeln!(glue, "fn {pre}_client_from_cap(cap: &{n}Cap) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| match cap.0.client() {{\n        Some(client) => Ok({n}ClientBox::detached(Some(client))),\n        None if cap.0.is_null() => Ok({n}ClientBox::detached(None)),\n        None => Err({s}::BridgeError::usage(\"a local {n} inside a value cannot be handed to C++ (only received capabilities can)\")),\n    }})\n}}\n").ok();
-        }
+        // Capabilities inside values (struct fields, list elements) cross in this.
+        writeln!(bridge, "    /// A `{n}` capability (maybe null) inside a value.\n    struct FfiCap{n} {{\n        cap: Box<{n}Cap>,\n    }}").ok();
+        writeln!(
+            rust_fns,
+            "        fn {pre}_client_from_cap(cap: &{n}Cap) -> Result<Box<{n}ClientBox>>;"
+        )
+        .ok();
+        writeln!(glue, "fn {pre}_client_from_cap(cap: &{n}Cap) -> ::std::result::Result<Box<{n}ClientBox>, {s}::BridgeError> {{\n    {s}::guard(|| match cap.0.client() {{\n        Some(client) => Ok({n}ClientBox::detached(Some(client))),\n        None if cap.0.is_null() => Ok({n}ClientBox::detached(None)),\n        None => Err({s}::BridgeError::usage(\"a local {n} inside a value cannot be handed to C++ (only received capabilities can)\")),\n    }})\n}}\n").ok();
         writeln!(glue, "/// A `{n}Client` (or null) held by C++.\npub struct {n}ClientBox {{\n    client: Option<{p}::{n}Client>,\n    keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>,\n}}\n").ok();
         writeln!(glue, "impl {n}ClientBox {{\n    fn new(client: Option<{p}::{n}Client>, keep: Option<::std::sync::Arc<{s}::RuntimeKeep>>) -> Box<Self> {{ Box::new({n}ClientBox {{ client, keep }}) }}\n    /// A connection's first client: its keep waits (bounded) for an orderly shutdown.\n    fn root(client: {p}::{n}Client) -> Box<Self> {{\n        let keep = {s}::RuntimeKeep::root(&client);\n        Self::new(Some(client), Some(keep))\n    }}\n    /// A client a C++ server method receives: released without waiting.\n    fn detached(client: Option<{p}::{n}Client>) -> Box<Self> {{\n        let keep = client.as_ref().map({s}::RuntimeKeep::detached);\n        Self::new(client, keep)\n    }}\n    fn get(&self) -> ::std::result::Result<&{p}::{n}Client, {s}::BridgeError> {{\n        self.client.as_ref().ok_or_else(|| {s}::BridgeError::usage(\"call on a null {n}\"))\n    }}\n}}\n").ok();
         writeln!(glue, "/// A `{n}` capability to serve or pass.\npub struct {n}Cap(::mphub::Cap<{p}::{n}Client>);\n").ok();
@@ -2349,10 +2423,7 @@ impl Gen<'_> {
         }
         for i in &self.model.interfaces {
             let n = &i.name;
-            writeln!(o, "struct {n}ClientBox;\nstruct {n}Cap;").ok();
-            if !Self::is_callback(i) {
-                writeln!(o, "struct FfiCap{n};").ok();
-            }
+            writeln!(o, "struct {n}ClientBox;\nstruct {n}Cap;\nstruct FfiCap{n};").ok();
             if Self::is_bootstrap(i) {
                 writeln!(o, "struct {n}Spawned;\nstruct {n}Embedded;").ok();
             }
@@ -2476,6 +2547,7 @@ impl Gen<'_> {
             let remote = self.remote(i);
             if Self::is_callback(i) {
                 writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
+                writeln!(o, "[[maybe_unused]] static {wrap} {pre}_function_from_cap(const {n}Cap& cap)\n{{\n    return {remote}::function({pre}_client_from_cap(cap));\n}}").ok();
             } else {
                 writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_unique(std::unique_ptr<{wrap}> p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::move(p)));\n}}").ok();
                 writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_shared(const std::shared_ptr<{wrap}>& p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(p));\n}}\n[[maybe_unused]] static std::shared_ptr<{wrap}> {pre}_shared_from_cap(const {n}Cap& cap)\n{{\n    auto client = {pre}_client_from_cap(cap);\n    if ({pre}_is_null(*client)) return nullptr;\n    return std::make_shared<{remote}>(std::move(client));\n}}").ok();

@@ -289,8 +289,21 @@ impl Model {
                 continue;
             };
             let wrap = match (&i.wrap, generated) {
-                // A callback's std::function signature is not a type to generate.
-                (Some(w), _) if w.starts_with("ProxyCallback<") => w.clone(),
+                // A callback spelled as a std::function is kept; one named by the user's
+                // header (Core's `CRPCCommand::Actor`) becomes a generated alias.
+                (Some(w), Some(_)) if w.starts_with("ProxyCallback<") => {
+                    let inner = w["ProxyCallback<".len()..]
+                        .strip_suffix('>')
+                        .unwrap_or(w)
+                        .trim();
+                    if inner.trim_start_matches("::").starts_with("std::function<") {
+                        w.clone()
+                    } else {
+                        let alias = rename(Some(inner), &i.capnp_name).unwrap_or_default();
+                        format!("ProxyCallback<{alias}>")
+                    }
+                }
+                (Some(w), None) if w.starts_with("ProxyCallback<") => w.clone(),
                 (w, Some(_)) => rename(w.as_deref(), &i.capnp_name).unwrap_or_default(),
                 (Some(w), None) => w.clone(),
                 (None, None) => continue,
@@ -409,6 +422,15 @@ impl Model {
     }
 }
 
+/// Whether interface `id` is a libmultiprocess callback (`$Proxy.wrap("ProxyCallback<...>")`).
+fn is_callback(schema: &Schema, id: u64) -> bool {
+    schema
+        .interfaces
+        .get(&id)
+        .and_then(|i| i.wrap.as_deref())
+        .is_some_and(|w| w.starts_with("ProxyCallback<"))
+}
+
 /// A struct used by a wrapped interface must itself be mappable.
 /// Enums need generated C++ types (`enums`): no C++ header type stands for them.
 /// `path` holds the structs being checked, outermost first: a struct met again on it
@@ -422,11 +444,15 @@ fn check_reachable(
     path: &mut Vec<u64>,
 ) -> Result<(), String> {
     match ty {
-        Ty::List(inner) if !enums && matches!(**inner, Ty::Interface(_)) => Err(
-            "a list of interfaces, which the C++ bridge maps only with generated C++ types \
+        Ty::List(inner)
+            if !enums && matches!(**inner, Ty::Interface(id) if !is_callback(schema, id)) =>
+        {
+            Err(
+                "a list of interfaces, which the C++ bridge maps only with generated C++ types \
              (CxxBuilder::generate_types)"
-                .into(),
-        ),
+                    .into(),
+            )
+        }
         Ty::List(inner) => check_reachable(schema, model, inst, inner, enums, path),
         Ty::Enum(_) if !enums => Err(
             "an enum, which the C++ bridge maps only with generated C++ types \
@@ -444,20 +470,9 @@ fn check_reachable(
              the C++ bridge maps only with generated C++ types (CxxBuilder::generate_types)"
                 .into(),
         ),
-        Ty::Interface(id)
-            if !path.is_empty()
-                && schema
-                    .interfaces
-                    .get(id)
-                    .and_then(|i| i.wrap.as_deref())
-                    .is_some_and(|w| w.starts_with("ProxyCallback<")) =>
-        {
-            Err(
-                "a callback interface (ProxyCallback<...>) inside a struct, which the C++ \
-                 bridge does not map yet (its std::function type comes from the user's header)"
-                    .into(),
-            )
-        }
+        // A callback inside a value is its std::function (the `ProxyCallback<...>`
+        // argument), a type that exists with or without generated C++ types.
+        Ty::Interface(id) if is_callback(schema, *id) => Ok(()),
         Ty::Interface(_) if !enums && !path.is_empty() => Err(
             "an interface inside a struct, which the C++ bridge maps only with generated C++ \
              types (CxxBuilder::generate_types)"

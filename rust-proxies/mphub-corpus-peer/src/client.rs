@@ -12,7 +12,7 @@ use crate::corpus::corpus::*;
 use crate::corpus::generic::{Failure, Pair, Result as Res};
 use crate::corpus::shapes::{Point, Scalars, Shapes, Tree};
 use crate::fixtures;
-use crate::server::{CounterImpl, ListenerImpl};
+use crate::server::{CounterImpl, ListenerImpl, MapperImpl};
 
 /// Every scenario, in the order `all` runs them.
 pub const SCENARIOS: &[&str] = &[
@@ -27,6 +27,7 @@ pub const SCENARIOS: &[&str] = &[
     "extends",
     "interface-lists",
     "interface-structs",
+    "callback-structs",
     "exceptions",
     "in-out",
     "count-param",
@@ -121,6 +122,7 @@ pub async fn run(corpus: &CorpusClient, name: &str) -> anyhow::Result<()> {
         "extends" => extends(corpus).await,
         "interface-lists" => interface_lists(corpus).await,
         "interface-structs" => interface_structs(corpus).await,
+        "callback-structs" => callback_structs(corpus).await,
         "exceptions" => exceptions(corpus).await,
         "in-out" => in_out(corpus).await,
         "count-param" => {
@@ -455,4 +457,55 @@ async fn optional(corpus: &CorpusClient) -> anyhow::Result<()> {
         "divide by zero must fail"
     );
     Ok(())
+}
+
+/// Callbacks inside a struct and a list (Core PR #29409's `RPCCommand.actor`): the
+/// server calls the client's, and the client calls the server's.
+async fn callback_structs(corpus: &CorpusClient) -> anyhow::Result<()> {
+    let mapper = |m: MapperImpl| MapperServer::into_cap(m);
+    let job = Job {
+        label: "job".into(),
+        mapper: mapper(MapperImpl::Add(1)),
+        then: vec![
+            mapper(MapperImpl::Double),
+            Cap::null(),
+            mapper(MapperImpl::Add(-3)),
+        ],
+    };
+    ensure_eq(
+        "runJob(add 1, then double, null, add -3; 5)",
+        corpus.run_job(job, 5).await?,
+        9,
+    )?;
+    let empty = Job {
+        label: "empty".into(),
+        ..Job::default()
+    };
+    ensure_eq(
+        "runJob(null mapper, no then; 7)",
+        corpus.run_job(empty, 7).await?,
+        7,
+    )?;
+
+    let job = corpus
+        .make_job(10)
+        .await?
+        .ok_or_else(|| anyhow!("makeJob returned null"))?;
+    ensure_eq(
+        "makeJob label",
+        job.label.clone(),
+        Text::from("add 10 then double"),
+    )?;
+    ensure_eq("makeJob then.len()", job.then.len(), 1)?;
+    let add = job
+        .mapper
+        .client()
+        .ok_or_else(|| anyhow!("makeJob: a null mapper"))?;
+    ensure_eq("makeJob mapper.call(1)", add.call(1).await?, 11)?;
+    let double = job.then[0]
+        .client()
+        .ok_or_else(|| anyhow!("makeJob: a null then[0]"))?;
+    ensure_eq("makeJob then[0].call(11)", double.call(11).await?, 22)?;
+    // The server's own callbacks, handed back inside a struct.
+    ensure_eq("runJob(makeJob(10); 1)", corpus.run_job(job, 1).await?, 22)
 }

@@ -310,6 +310,54 @@ impl CorpusServer for CorpusImpl {
             remainder: want_remainder.then(|| a.wrapping_rem(b)),
         })
     }
+
+    async fn run_job(&self, _cx: &CallContext, job: Option<Job>, value: i32) -> Result<i32> {
+        let Some(job) = job else {
+            return Ok(value);
+        };
+        let mut value = value;
+        for mapper in std::iter::once(job.mapper).chain(job.then) {
+            if mapper.is_null() {
+                continue;
+            }
+            let mapper = mapper
+                .client()
+                .ok_or_else(|| Error::failed("runJob: a local mapper"))?;
+            value = mapper.call(value).await?;
+        }
+        Ok(value)
+    }
+
+    async fn make_job(&self, _cx: &CallContext, offset: i32) -> Result<Option<Job>> {
+        Ok(Some(make_job(offset)))
+    }
+}
+
+/// `makeJob`'s answer: a mapper adding `offset`, then one doubling.
+pub fn make_job(offset: i32) -> Job {
+    Job {
+        label: format!("add {offset} then double").into(),
+        mapper: MapperServer::into_cap(MapperImpl::Add(offset)),
+        then: vec![MapperServer::into_cap(MapperImpl::Double)],
+    }
+}
+
+/// A `Mapper` (a callback: `std::function<int32_t(int32_t)>` in C++), wrapping on
+/// overflow as the C++ peers do.
+pub enum MapperImpl {
+    /// Adds this.
+    Add(i32),
+    /// Doubles.
+    Double,
+}
+
+impl MapperServer for MapperImpl {
+    async fn call(&self, _cx: &CallContext, value: i32) -> Result<i32> {
+        Ok(match self {
+            MapperImpl::Add(n) => value.wrapping_add(*n),
+            MapperImpl::Double => value.wrapping_mul(2),
+        })
+    }
 }
 
 /// `find`: found when the key is not empty; `hash`/`height` only when wanted; the

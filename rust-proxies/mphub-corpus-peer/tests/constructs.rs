@@ -242,6 +242,7 @@ construct_tests! {
     extends_two_levels_and_derived_as_base => "extends",
     lists_of_interfaces_both_ways => "interface-lists",
     interfaces_inside_structs_lists_and_generics => "interface-structs",
+    callbacks_inside_structs_and_lists_both_ways => "callback-structs",
     several_declared_exceptions_in_one_method => "exceptions",
     in_out_params_of_different_types => "in-out",
     proxy_count_n_param => "count-param",

@@ -32,6 +32,19 @@ interface Listener {
     notify @0 (value :Int32) -> ();
 }
 
+# A callback (libmultiprocess's ProxyCallback: a std::function in C++), passed inside a
+# struct and a list, as Bitcoin Core PR #29409's RPCCommand.actor.
+interface Mapper $Proxy.wrap("ProxyCallback<std::function<int32_t(int32_t)>>") {
+    destroy @0 (context :Proxy.Context) -> ();
+    call @1 (context :Proxy.Context, value :Int32) -> (result :Int32);
+}
+
+struct Job {
+    label @0 :Text;
+    mapper @1 :Mapper;
+    then @2 :List(Mapper);
+}
+
 # Named like the Rust traits generated server traits are bounded by: the generated code
 # must name those traits by path (a struct `Sized` once broke it).
 struct Sized {
@@ -125,6 +138,12 @@ interface Corpus {
     # Optional results: hasX and wantX.
     maybe @38 (context :Proxy.Context, want :Bool) -> (result :S.Point, hasResult :Bool);
     divide @39 (context :Proxy.Context, a :Int32, b :Int32, wantRemainder :Bool) -> (result :Int32, remainder :Int32);
+
+    # Callbacks inside values: runJob applies job.mapper, then each of job.then, to value
+    # (a null mapper is skipped); makeJob returns a Job whose mapper adds offset and whose
+    # then doubles, both served by the server.
+    runJob @40 (context :Proxy.Context, job :Job, value :Int32) -> (result :Int32);
+    makeJob @41 (context :Proxy.Context, offset :Int32) -> (result :Job);
 
     # Edge values of the value constructs (empty, defaults, extremes, nesting).
     const fixtures :Fixtures = (
