@@ -10,6 +10,10 @@ mod common;
 
 use common::{node_binaries, rpc};
 
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use mphub_bitcoin::client::Node;
 use mphub_bitcoin::{pr29409, CoreVersion};
 use mphub_chain::miner::hash_to_rpc_hex;
@@ -45,6 +49,7 @@ async fn chain_queries_against_a_pr29409_node() {
         tokio::task::spawn_blocking(move || drop(node))
             .await
             .unwrap();
+        check_rpc_handler(&binary).await;
     }
 }
 
@@ -144,4 +149,77 @@ async fn check_chain(node: &RegtestNode) {
     assert!(out.result && out.ancestor.unwrap().hash == at10.to_vec());
     println!("  findAncestorByHeight(tip, 10) = block 10");
     assert!(!chain.is_in_mempool(vec![6; 32]).await.unwrap());
+}
+
+/// An RPC method's actor we serve; the node never calls it here (see below).
+struct Actor;
+
+impl pr29409::ActorCallbackServer for Actor {}
+
+/// A callback inside a struct, read by libmultiprocess: `Chain.handleRpc` with an
+/// `RPCCommand` whose `actor` (`ProxyCallback<CRPCCommand::Actor>`) we serve.
+///
+/// Core adds an RPC command only while its RPC server is not running
+/// (`CRPCTable::appendCommand`: `CHECK_NONFATAL(!IsRPCRunning())`); on a node started with
+/// `-server=1`, `handleRpc` terminates it (seen on /Satoshi:29.99.0/: "Internal bug
+/// detected: !IsRPCRunning()"). So the node runs with `-server=0`: it decodes the command,
+/// makes a client of our actor, registers it and hands back a `Handler`, whose release
+/// unregisters it. Nothing can call the method on such a node, so the actor is not run.
+async fn check_rpc_handler(binary: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("node.sock");
+    let mut child = Command::new(binary)
+        .arg("-regtest")
+        .arg(format!("-datadir={}", dir.path().display()))
+        .arg(format!("-ipcbind=unix:{}", socket.display()))
+        .args(["-server=0", "-connect=0", "-listen=0", "-printtoconsole=0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the node exited early");
+        assert!(Instant::now() < deadline, "no IPC socket after 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rt = mphub::Runtime::new().unwrap();
+    let client = Node::connect(&rt, &socket, None).await.unwrap();
+    let chain = client.chain().await.unwrap();
+    let command = pr29409::RPCCommand {
+        category: "mphub".into(),
+        name: "mphubecho".into(),
+        actor: pr29409::ActorCallbackServer::into_cap(Actor),
+        arg_names: vec![pr29409::RPCArg {
+            name: "text".into(),
+            named_only: false,
+        }],
+        unique_id: 1,
+    };
+    let handler = chain.handle_rpc(command).await;
+    let alive = child.try_wait().unwrap().is_none();
+    let handler = match handler {
+        Ok(Some(h)) if alive => h,
+        other => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "Chain.handleRpc: {other:?}; node stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    handler.disconnect().await.unwrap();
+    drop(handler);
+    // The node still answers on the same connection after the release.
+    assert_eq!(chain.get_height().await.unwrap(), Some(0));
+    assert!(child.try_wait().unwrap().is_none(), "the node exited");
+    println!(
+        "  handleRpc (-server=0): RPCCommand with our actor accepted, Handler released, node up"
+    );
+    drop(chain);
+    drop(client);
+    let _ = child.kill();
+    let _ = child.wait();
 }

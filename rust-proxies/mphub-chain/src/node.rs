@@ -60,6 +60,9 @@ pub enum NodeError {
     Rpc(#[from] RpcError),
 }
 
+/// The file in the data directory that takes the node's stderr.
+const STDERR_FILE: &str = "bitcoin-node.stderr";
+
 /// A `bitcoin-node` running on regtest with `-ipcbind=unix:<datadir>/node.sock`.
 #[derive(Debug)]
 pub struct RegtestNode {
@@ -90,6 +93,8 @@ impl RegtestNode {
         let socket = datadir.join("node.sock");
         let rpc_port = free_port()?;
         let p2p_port = free_port()?;
+        // A crash (an assertion, a C++ exception) prints only to stderr: keep it.
+        let stderr = std::fs::File::create(datadir.join(STDERR_FILE))?;
         let child = Command::new(binary)
             .arg("-regtest")
             .arg(format!("-datadir={}", datadir.display()))
@@ -110,7 +115,7 @@ impl RegtestNode {
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .map_err(|source| NodeError::Spawn {
                 binary: binary.to_owned(),
@@ -201,6 +206,13 @@ impl RegtestNode {
     pub fn debug_log(&self) -> String {
         let bytes =
             std::fs::read(self.datadir.join("regtest").join("debug.log")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// What the node printed to stderr so far (`<datadir>/bitcoin-node.stderr`): where an
+    /// assertion or an uncaught exception that ends it shows.
+    pub fn stderr(&self) -> String {
+        let bytes = std::fs::read(self.datadir.join(STDERR_FILE)).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
