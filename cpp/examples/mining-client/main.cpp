@@ -42,6 +42,15 @@ int main(int argc, char** argv)
     }
     try {
         auto node = mphub::core::Node::connect(argv[1]);
+        try {
+            node->version();
+        } catch (const mphub::cxx::Error& e) {
+            if (e.kind() != mphub::cxx::Error::Kind::Usage) throw;
+            // Reachable, but not a schema this client speaks: say so, and that Echo works.
+            std::cout << "FAIL " << e.what() << "\n";
+            std::cout << "echo " << node->echo("mining-client") << "\n";
+            return 1;
+        }
         auto mining = node->mining();
         std::cout << "version " << mphub::core::versionName(node->version()) << "\n";
         check(node->echo("mining-client") == "mining-client", "Echo.echo returns its argument");

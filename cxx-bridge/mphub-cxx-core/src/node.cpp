@@ -137,33 +137,38 @@ std::unique_ptr<Node> Node::connect(const std::string& socket_path, std::optiona
 void Node::detect()
 {
     if (m_version) return;
-    auto mining = m_master->makeMining();
-    if (!mining) throw null_result("Init.makeMining");
+    if (m_refusal) throw mphub::cxx::Error(mphub::cxx::Error::Kind::Usage, *m_refusal);
+    {
+        auto mining = m_master->makeMining();
+        if (!mining) throw null_result("Init.makeMining");
+        try {
+            mining->getTransactionsByTxID({});
+            m_version = Version::Master;
+            return;
+        } catch (const mphub::cxx::Error& e) {
+            if (e.kind() != mphub::cxx::Error::Kind::Unimplemented) throw;
+        }
+    }
+    // v31, or a node built from PR #29409, whose Init @3 is makeChain: ask v31's
+    // Mining.isTestChain on a new connection; a Chain does not answer it either. The
+    // master connection stays until v31 is confirmed, so a failure here leaves this Node
+    // as it was (Echo still works).
+    auto v31_init = v31::connectInit(m_socket_path);
+    auto v31_mining = v31_init->makeMining();
+    if (!v31_mining) throw null_result("Init.makeMining");
     try {
-        mining->getTransactionsByTxID({});
-        m_version = Version::Master;
+        v31_mining->isTestChain();
     } catch (const mphub::cxx::Error& e) {
         if (e.kind() != mphub::cxx::Error::Kind::Unimplemented) throw;
-        // v31, or a node built from PR #29409, whose Init @3 is makeChain: ask v31's
-        // Mining.isTestChain on a new connection; a Chain does not answer it either.
-        mining.reset();
-        m_master.reset();
-        m_v31 = v31::connectInit(m_socket_path);
-        auto v31_mining = m_v31->makeMining();
-        if (!v31_mining) throw null_result("Init.makeMining");
-        try {
-            v31_mining->isTestChain();
-        } catch (const mphub::cxx::Error& e2) {
-            if (e2.kind() != mphub::cxx::Error::Kind::Unimplemented) throw;
-            m_v31.reset();
-            throw mphub::cxx::Error(mphub::cxx::Error::Kind::Usage,
-                                    "this node speaks the PR #29409 schema (Init.makeChain at @3, "
-                                    "Mining from before v31); mphub::core::Node needs a v31 or master "
-                                    "node, so use mphub's Rust client (mphub_bitcoin::client::Node::chain) "
-                                    "for its Chain");
-        }
-        m_version = Version::V31;
+        m_refusal = "this node speaks the PR #29409 schema (Init.makeChain at @3, Mining from "
+                     "before v31); mphub::core::Node needs a v31 or master node, so use mphub's "
+                     "Rust client (mphub_bitcoin::client::Node::chain) for its Chain";
+        throw mphub::cxx::Error(mphub::cxx::Error::Kind::Usage, *m_refusal);
     }
+    v31_mining.reset();
+    m_master.reset();
+    m_v31 = std::move(v31_init);
+    m_version = Version::V31;
 }
 
 Version Node::version()

@@ -198,6 +198,10 @@ fn refused_as_pr29409(socket: &Path) -> String {
         "{text}"
     );
     assert!(!text.contains("version "), "no version is reported: {text}");
+    assert!(
+        text.contains("echo mining-client\n"),
+        "after the refusal the Node still answers Echo: {text}"
+    );
     text
 }
 

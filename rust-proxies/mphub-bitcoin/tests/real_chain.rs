@@ -168,19 +168,25 @@ impl pr29409::ActorCallbackServer for Actor {}
 async fn check_rpc_handler(binary: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("node.sock");
-    let mut child = Command::new(binary)
+    let stderr_path = dir.path().join("bitcoin-node.stderr");
+    let child = Command::new(binary)
         .arg("-regtest")
         .arg(format!("-datadir={}", dir.path().display()))
         .arg(format!("-ipcbind=unix:{}", socket.display()))
         .args(["-server=0", "-connect=0", "-listen=0", "-printtoconsole=0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
+    let mut node = Killed(child);
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !socket.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the node exited early");
+        assert!(
+            node.0.try_wait().unwrap().is_none(),
+            "the node exited early"
+        );
         assert!(Instant::now() < deadline, "no IPC socket after 60 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -198,28 +204,27 @@ async fn check_rpc_handler(binary: &Path) {
         unique_id: 1,
     };
     let handler = chain.handle_rpc(command).await;
-    let alive = child.try_wait().unwrap().is_none();
+    let alive = node.0.try_wait().unwrap().is_none();
     let handler = match handler {
         Ok(Some(h)) if alive => h,
-        other => {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "Chain.handleRpc: {other:?}; node stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        other => panic!("Chain.handleRpc: {other:?}; node stderr:\n{}", stderr()),
     };
     handler.disconnect().await.unwrap();
     drop(handler);
     // The node still answers on the same connection after the release.
     assert_eq!(chain.get_height().await.unwrap(), Some(0));
-    assert!(child.try_wait().unwrap().is_none(), "the node exited");
+    assert!(node.0.try_wait().unwrap().is_none(), "the node exited");
     println!(
         "  handleRpc (-server=0): RPCCommand with our actor accepted, Handler released, node up"
     );
-    drop(chain);
-    drop(client);
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A node process, killed when dropped (also when an assertion fails first).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

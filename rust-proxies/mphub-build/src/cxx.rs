@@ -283,7 +283,7 @@ impl<'a> Gen<'a> {
 
     /// `std::function<Sig>` of a callback interface.
     fn callback_fn_type(i: &Interface) -> String {
-        let inner = i.wrap.trim_start_matches("ProxyCallback<");
+        let inner = i.wrap.trim().trim_start_matches("ProxyCallback<");
         let inner = inner.strip_suffix('>').unwrap_or(inner);
         cpp_qualified(inner.trim())
     }
@@ -1280,6 +1280,7 @@ impl Gen<'_> {
         }
         // A callback named by the user's header in libmultiprocess schemas (Core's
         // `CRPCCommand::Actor`): an alias of the std::function its method gives.
+        let mut aliases: BTreeMap<String, (&str, String)> = BTreeMap::new();
         for i in self
             .model
             .interfaces
@@ -1287,24 +1288,53 @@ impl Gen<'_> {
             .filter(|i| Self::is_callback(i))
         {
             let function = Self::callback_fn_type(i);
-            if function
-                .trim_start_matches("::")
-                .starts_with("std::function<")
-            {
+            let key = function.trim_start_matches("::").to_string();
+            if key.starts_with("std::function<") {
                 continue;
             }
             let (ret, args) = self.cpp_sig(Self::callback_method(i)?)?;
             let types: Vec<&str> = args.iter().map(|(t, _)| t.as_str()).collect();
+            let target = format!("std::function<{ret}({})>", types.join(", "));
+            match aliases.get(&key) {
+                Some((_, same)) if *same == target => continue,
+                Some((other, _)) => {
+                    return Err(BuildError::Unsupported(format!(
+                        "C++ bridge: callback interfaces {other} and {} both become the \
+                         generated alias {key}, with different signatures",
+                        i.name
+                    )))
+                }
+                None => {}
+            }
+            let taken = self
+                .used_structs
+                .iter()
+                .filter_map(|id| self.strct_wrap(*id).ok())
+                .chain(
+                    self.model
+                        .interfaces
+                        .iter()
+                        .filter(|x| !Self::is_callback(x))
+                        .map(|x| x.wrap.as_str()),
+                )
+                .any(|w| w.trim_start_matches("::") == key);
+            if taken {
+                return Err(BuildError::Unsupported(format!(
+                    "C++ bridge: callback interface {}'s generated alias {key} is also the \
+                     name of a generated struct or class",
+                    i.name
+                )));
+            }
             let (ns, name) = split_qualified(&function);
             open_ns(&mut o, ns);
             writeln!(
                 o,
-                "//! capnp callback interface `{}`: the function a `ProxyCallback` carries.\nusing {name} = std::function<{ret}({})>;",
-                i.name,
-                types.join(", ")
+                "//! capnp callback interface `{}`: the function a `ProxyCallback` carries.\nusing {name} = {target};",
+                i.name
             )
             .ok();
             close_ns(&mut o, ns);
+            aliases.insert(key, (&i.name, target));
         }
         writeln!(o).ok();
         // Text exceptions without a C++ type of their own.
@@ -1432,7 +1462,27 @@ impl Gen<'_> {
                     .map(|f| cpp_ident(&f.cpp_member)),
             );
         }
-        Self::cpp_equality(o, name, &members);
+        // A field that is not a type parameter is checked when the template is defined:
+        // one holding a callback (std::function has no ==) rules the operator out.
+        let fixed_callback = b
+            .fields
+            .iter()
+            .chain(
+                b.union
+                    .iter()
+                    .flat_map(|u| u.members.iter().filter_map(|m| m.field.as_ref())),
+            )
+            .filter(|f| !f.skip && !f.is_flag && !f.generic_param)
+            .any(|f| self.ty_holds_callback(&f.ty, &mut BTreeSet::new()));
+        if fixed_callback {
+            writeln!(
+                o,
+                "    // No operator==: a callback member (std::function) cannot be compared."
+            )
+            .ok();
+        } else {
+            Self::cpp_equality(o, name, &members);
+        }
         writeln!(o, "}};").ok();
         close_ns(o, ns);
         writeln!(o).ok();
@@ -1536,17 +1586,19 @@ impl Gen<'_> {
             .into_iter()
             .chain(Self::union_fields(st))
             .collect();
-        fields.into_iter().any(|f| {
-            let mut ty = &f.ty;
-            while let Ty::List(inner) = ty {
-                ty = inner;
-            }
-            match ty {
-                Ty::Interface(i) => self.iface(*i).is_ok_and(Self::is_callback),
-                Ty::Struct(inner) => self.holds_callback(*inner, seen),
-                _ => false,
-            }
-        })
+        fields
+            .into_iter()
+            .any(|f| self.ty_holds_callback(&f.ty, seen))
+    }
+
+    /// Whether a value of `ty` holds a callback interface (see [`Self::holds_callback`]).
+    fn ty_holds_callback(&self, ty: &Ty, seen: &mut BTreeSet<u64>) -> bool {
+        match ty {
+            Ty::List(inner) => self.ty_holds_callback(inner, seen),
+            Ty::Interface(i) => self.iface(*i).is_ok_and(Self::is_callback),
+            Ty::Struct(inner) => self.holds_callback(*inner, seen),
+            _ => false,
+        }
     }
 
     fn strct_wrap(&self, id: u64) -> Result<&str, BuildError> {
@@ -2496,7 +2548,7 @@ impl Gen<'_> {
             if Self::is_callback(i) {
                 let m = Self::callback_method(i)?;
                 let (ret, args) = self.cpp_sig(m)?;
-                writeln!(o, "//! Calls a remote `{n}` (a peer's `{wrap}`) through mphub's Rust client.\nclass Remote{n} final\n{{\npublic:\n    explicit Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept;\n    Remote{n}(const Remote{n}&) = delete;\n    Remote{n}& operator=(const Remote{n}&) = delete;\n    ~Remote{n}();\n    //! Blocking call; throws mphub::cxx::Error.\n    {ret} call({}) const;\n    //! A `{wrap}` calling `client` (empty when `client` is null).\n    static {wrap} function(::rust::Box<{f}::{n}ClientBox> client);\n    const {f}::{n}ClientBox& rustClient() const noexcept {{ return *m_client; }}\n\nprivate:\n    ::rust::Box<{f}::{n}ClientBox> m_client;\n}};\n", Self::join_args(&args)).ok();
+                writeln!(o, "//! Calls a remote `{n}` (a peer's `{wrap}`) through mphub's Rust client.\nclass Remote{n} final\n{{\npublic:\n    explicit Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept;\n    Remote{n}(const Remote{n}&) = delete;\n    Remote{n}& operator=(const Remote{n}&) = delete;\n    ~Remote{n}();\n    //! Blocking call; throws mphub::cxx::Error.\n    {ret} call({}) const;\n    //! The target of the `{wrap}` that `function` returns: it calls the remote object,\n    //! and the bridge hands it on as that object (no new capability wrapping it).\n    struct Fn {{\n        std::shared_ptr<Remote{n}> remote;\n        template <class... A>\n        auto operator()(A&&... args) const {{ return remote->call(std::forward<A>(args)...); }}\n    }};\n    //! A `{wrap}` calling `client` (empty when `client` is null).\n    static {wrap} function(::rust::Box<{f}::{n}ClientBox> client);\n    const {f}::{n}ClientBox& rustClient() const noexcept {{ return *m_client; }}\n\nprivate:\n    ::rust::Box<{f}::{n}ClientBox> m_client;\n}};\n", Self::join_args(&args)).ok();
             } else {
                 writeln!(o, "//! A `{wrap}` whose methods call a remote `{n}` through mphub's Rust client\n//! (blocking; any thread). Errors throw mphub::cxx::Error, declared exceptions\n//! their own type. Destroying it releases the remote object (`destroy`).\nclass Remote{n} final : public {wrap}\n{{\npublic:\n    explicit Remote{n}(::rust::Box<{f}::{n}ClientBox> client) noexcept;\n    Remote{n}(const Remote{n}&) = delete;\n    Remote{n}& operator=(const Remote{n}&) = delete;\n    ~Remote{n}() override;").ok();
                 for m in Self::methods(i) {
@@ -2546,7 +2598,7 @@ impl Gen<'_> {
             let wrap = Self::cpp_wrap(i);
             let remote = self.remote(i);
             if Self::is_callback(i) {
-                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
+                writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_function({wrap} fn)\n{{\n    if (!fn) return {pre}_cap_null();\n    if (auto* r = fn.target<{remote}::Fn>()) return {pre}_cap_from_client(r->remote->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::make_unique<{wrap}>(std::move(fn))));\n}}").ok();
                 writeln!(o, "[[maybe_unused]] static {wrap} {pre}_function_from_cap(const {n}Cap& cap)\n{{\n    return {remote}::function({pre}_client_from_cap(cap));\n}}").ok();
             } else {
                 writeln!(o, "[[maybe_unused]] static ::rust::Box<{n}Cap> {pre}_cap_from_unique(std::unique_ptr<{wrap}> p)\n{{\n    if (!p) return {pre}_cap_null();\n    if (auto* r = dynamic_cast<{remote}*>(p.get())) return {pre}_cap_from_client(r->rustClient());\n    return {pre}_cap_from_cpp(std::make_unique<{n}Holder>(std::move(p)));\n}}").ok();
@@ -2676,7 +2728,7 @@ impl Gen<'_> {
             if Self::is_callback(i) {
                 let m = Self::callback_method(i)?;
                 self.cpp_remote_method(i, m, "call", " const", &mut o)?;
-                writeln!(o, "{wrap} Remote{n}::function(::rust::Box<{f}::{n}ClientBox> client)\n{{\n    if ({f}::{pre}_is_null(*client)) return {{}};\n    auto remote = std::make_shared<Remote{n}>(std::move(client));\n    return [remote](auto&&... args) {{ return remote->call(std::forward<decltype(args)>(args)...); }};\n}}").ok();
+                writeln!(o, "{wrap} Remote{n}::function(::rust::Box<{f}::{n}ClientBox> client)\n{{\n    if ({f}::{pre}_is_null(*client)) return {{}};\n    return Fn{{std::make_shared<Remote{n}>(std::move(client))}};\n}}").ok();
                 writeln!(o, "{n}Cap::{n}Cap({wrap} fn) : m_cap([&] {{\n    try {{ return {f}::{pre}_cap_from_function(std::move(fn)); }} catch (const ::rust::Error& e) {{ {f}::rethrow(e); }}\n}}()) {{}}").ok();
             } else {
                 for m in Self::methods(i) {

@@ -291,16 +291,29 @@ impl Model {
             let wrap = match (&i.wrap, generated) {
                 // A callback spelled as a std::function is kept; one named by the user's
                 // header (Core's `CRPCCommand::Actor`) becomes a generated alias.
-                (Some(w), Some(_)) if w.starts_with("ProxyCallback<") => {
-                    let inner = w["ProxyCallback<".len()..]
-                        .strip_suffix('>')
-                        .unwrap_or(w)
-                        .trim();
+                (Some(w), Some(g)) if w.starts_with("ProxyCallback<") => {
+                    let inner = w
+                        .trim()
+                        .strip_prefix("ProxyCallback<")
+                        .and_then(|r| r.strip_suffix('>'))
+                        .map(str::trim)
+                        .ok_or_else(|| {
+                            BuildError::Unsupported(format!(
+                                "{}: interface {}: $Proxy.wrap(\"{w}\") is not ProxyCallback<F>",
+                                file.path, i.capnp_name
+                            ))
+                        })?;
                     if inner.trim_start_matches("::").starts_with("std::function<") {
                         w.clone()
                     } else {
-                        let alias = rename(Some(inner), &i.capnp_name).unwrap_or_default();
-                        format!("ProxyCallback<{alias}>")
+                        // An alias in the generated types' namespace, named by the last part
+                        // (`CRPCCommand::Actor` → `<ns>::Actor`): the qualifier is often a
+                        // class that is generated too, which cannot hold a namespace.
+                        let ns = g.namespace.clone().unwrap_or_else(|| {
+                            options.cpp_namespace.trim_start_matches("::").into()
+                        });
+                        let last = inner.rsplit("::").next().unwrap_or(inner);
+                        format!("ProxyCallback<{ns}::{last}>")
                     }
                 }
                 (Some(w), None) if w.starts_with("ProxyCallback<") => w.clone(),

@@ -321,3 +321,71 @@ fn cxx_bridge_answers_on_recursive_structs() {
         "{types}"
     );
 }
+
+/// Two callback interfaces named by headers (as Core's `CRPCCommand::Actor`), with
+/// generated types: each becomes a `std::function` alias in the types' namespace (also
+/// without a configured one, where a qualifier that is a generated class could not hold
+/// it), and a struct holding one has no `operator==`.
+#[test]
+fn cxx_bridge_aliases_header_named_callbacks_and_refuses_clashes_by_name() {
+    let schema = |callbacks: &str| {
+        format!(
+            "@0xc0ffee012345678f;\nusing Proxy = import \"/mp/proxy.capnp\";\n{callbacks}\n\
+             struct Command $Proxy.wrap(\"Command\") {{ name @0 :Text; actor @1 :Actor; }}\n\
+             interface Table $Proxy.wrap(\"Table\") {{ add @0 (context :Proxy.Context, command :Command) -> (); }}\n"
+        )
+    };
+    let actor = "interface Actor $Proxy.wrap(\"ProxyCallback<Command::Actor>\") { call @0 (context :Proxy.Context, value :Int32) -> (result :Bool); }";
+    let run = |name: &str, text: String, ns: Option<&str>| {
+        let dir = schema_dir(name, &[("c.capnp", &text)]);
+        let out = mphub_build::CxxBuilder::new(&dir)
+            .file("c.capnp")
+            .proxies("::x")
+            .cpp_namespace("demo::cxx")
+            .generate_types(ns)
+            .out_dir(dir.join("out"))
+            .run()
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(std::fs::read_to_string(out.types_header.expect("types")).unwrap())
+    };
+
+    for (ns, alias) in [(Some("demo"), "demo"), (None, "demo::cxx")] {
+        let types = run("cxx-alias", schema(actor), ns).unwrap();
+        assert!(
+            types.contains(&format!(
+                "namespace {alias} {{\n//! capnp callback interface `Actor`: the function a `ProxyCallback` carries.\nusing Actor = std::function<bool(std::int32_t)>;"
+            )),
+            "{types}"
+        );
+        assert!(
+            types.contains("    ::std::function<bool(std::int32_t)> actor{};")
+                || types.contains(&format!("    ::{alias}::Actor actor{{}};")),
+            "the member is the function object: {types}"
+        );
+        assert!(
+            types.contains("No operator==: a callback member")
+                && !types.contains("operator==(const Command&"),
+            "{types}"
+        );
+    }
+
+    let other = "interface Other $Proxy.wrap(\"ProxyCallback<Other::Actor>\") { call @0 (context :Proxy.Context, text :Text) -> (); }\n\
+                 struct Uses { other @0 :Other; }\n\
+                 interface Extra $Proxy.wrap(\"Extra\") { take @0 (context :Proxy.Context, uses :Uses) -> (); }";
+    let err = run(
+        "cxx-alias-twice",
+        schema(&format!("{actor}\n{other}")),
+        Some("demo"),
+    )
+    .expect_err("two callbacks, one alias, two signatures");
+    for w in ["Actor", "Other", "demo::Actor", "different signatures"] {
+        assert!(err.contains(w), "{err:?} does not contain {w:?}");
+    }
+
+    let clash = "interface Actor $Proxy.wrap(\"ProxyCallback<Command>\") { call @0 (context :Proxy.Context, value :Int32) -> (result :Bool); }";
+    let err = run("cxx-alias-clash", schema(clash), Some("demo"))
+        .expect_err("an alias named like a generated struct");
+    for w in ["Actor", "demo::Command", "generated struct or class"] {
+        assert!(err.contains(w), "{err:?} does not contain {w:?}");
+    }
+}

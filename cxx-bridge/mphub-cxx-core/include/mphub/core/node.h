@@ -129,6 +129,8 @@ private:
 
     std::string m_socket_path;
     std::optional<Version> m_version;
+    //! Why detection refused the node (PR #29409), thrown again by later calls.
+    std::optional<std::string> m_refusal;
     std::unique_ptr<v31::RemoteInit> m_v31;
     std::unique_ptr<master::RemoteInit> m_master;
 };
