@@ -511,6 +511,13 @@ async fn rpc_and_mempool(
         ("getblockhash -1", one("getblockhash", json!([-1]))),
         ("getblockhash 1000", one("getblockhash", json!([1000]))),
         ("getblockhash \"x\"", one("getblockhash", json!(["x"]))),
+        ("getblockhash 3000000000", one("getblockhash", json!([3_000_000_000u64]))),
+        ("getblockhash 1.5", one("getblockhash", json!([1.5]))),
+        (
+            "getblockhash 99999999999999999999",
+            r#"{"jsonrpc":"1.0","id":"mphub","method":"getblockhash","params":[99999999999999999999]}"#
+                .to_string(),
+        ),
         ("getblockhash no params", one("getblockhash", json!([]))),
         (
             "getblockhash named height",

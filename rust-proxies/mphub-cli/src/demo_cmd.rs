@@ -19,8 +19,9 @@ pub(crate) enum DemoCommand {
         #[arg(default_value_t = 1)]
         blocks: u32,
     },
-    /// Replace the top DEPTH blocks with new coinbase-only blocks (their transactions go
-    /// back to the mempool); prints the new hashes.
+    /// Replace the top DEPTH blocks with DEPTH + 1 new coinbase-only blocks (or --blocks;
+    /// the new branch must be longer to win), their transactions going back to the
+    /// mempool; prints the new hashes.
     Reorg {
         /// Blocks to disconnect.
         depth: u32,
@@ -28,7 +29,7 @@ pub(crate) enum DemoCommand {
         #[arg(long)]
         blocks: Option<u32>,
     },
-    /// Add a synthetic mempool transaction paying FEE satoshis; prints its txid.
+    /// Add a synthetic mempool transaction paying --fee satoshis; prints its txid.
     AddTx {
         /// Fee in satoshis.
         #[arg(long, default_value_t = 1000)]

@@ -239,7 +239,7 @@ enum MiningCommand {
         /// Number of blocks.
         #[arg(long, default_value_t = 1)]
         blocks: u32,
-        /// Payout scriptPubKey, hex [default: 51 = OP_TRUE].
+        /// Payout scriptPubKey, hex (51 is OP_TRUE).
         #[arg(long, value_name = "HEX", default_value = "51")]
         payout_script: String,
     },
@@ -441,10 +441,14 @@ async fn connect(g: &Global, rt: &mphub::Runtime) -> Result<Node> {
                 let detail = io.to_string();
                 let prefix = format!("connecting to {}: ", path.display());
                 let detail = detail.strip_prefix(&prefix).unwrap_or(&detail).to_string();
-                anyhow!(
-                    "cannot connect to unix:{}: {detail} (is the node running with -ipcbind=unix?)",
-                    path.display()
-                )
+                // No server behind the path: the likely cause is a node without IPC.
+                let hint = match io.kind() {
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                        " (is the node running with -ipcbind=unix?)"
+                    }
+                    _ => "",
+                };
+                anyhow!("cannot connect to unix:{}: {detail}{hint}", path.display())
             }
             other => ipc_error(other, &format!("connecting to unix:{}", path.display())),
         })
@@ -454,15 +458,22 @@ async fn connect(g: &Global, rt: &mphub::Runtime) -> Result<Node> {
 fn ipc_error(e: mphub::Error, what: &str) -> anyhow::Error {
     match &e {
         mphub::Error::Remote { .. } => {
-            anyhow!(
-                "{what} failed on the node: {}",
-                e.remote_what().unwrap_or_default()
-            )
+            let message = e.remote_what().unwrap_or_default();
+            // Core v30.99 (the v31 schema) cannot build a template below height 17.
+            let hint = if message.contains("bad-cb-length") {
+                " (a v31 node builds no template below height 17, a Core defect: mine 17 \
+                 blocks first, e.g. `bitcoin-cli -regtest generatetodescriptor 17 'raw(51)'`)"
+            } else {
+                ""
+            };
+            anyhow!("{what} failed on the node: {message}{hint}")
         }
         mphub::Error::Unimplemented(m) => anyhow!(
             "{what}: the node does not implement this method ({m}); is --core right for this node?"
         ),
         mphub::Error::Disconnected(m) => anyhow!("{what}: disconnected from the node ({m})"),
+        // Already a whole sentence naming the call.
+        mphub::Error::Usage(m) => anyhow!("{m}"),
         other => anyhow!("{what}: {other}"),
     }
 }
@@ -804,7 +815,7 @@ async fn mine(g: &Global, mining: &Mining, blocks: u32, payout_hex: &str) -> Res
 async fn rpc(g: &Global, node: &Node, method: &str, args: &[String]) -> Result<()> {
     let client = node.rpc().await.map_err(|e| match e {
         mphub::Error::Unimplemented(_) | mphub::Error::Usage(_) => anyhow!(
-            "this node has no Init.makeRpc (a v31 node?); JSON-RPC over IPC needs Bitcoin Core master"
+            "this node has no Init.makeRpc (a v31 or PR #29409 node); JSON-RPC over IPC needs Bitcoin Core master"
         ),
         other => ipc_error(other, "Init.makeRpc"),
     })?;

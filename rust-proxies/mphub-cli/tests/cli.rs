@@ -270,6 +270,31 @@ fn bad_socket_path_is_a_clean_error() {
     let e = check_failure(&out, &["echo"]);
     assert!(e.contains("cannot connect to unix:"), "{e}");
     assert!(e.contains("No such file or directory"), "{e}");
+    assert!(
+        e.contains("-ipcbind=unix"),
+        "a missing socket hints at IPC: {e}"
+    );
+
+    // A path that exists but is no socket says so, not "connection refused".
+    let file = dir.path().join("regular");
+    std::fs::write(&file, b"").unwrap();
+    for (path, what) in [
+        (&file, "a regular file"),
+        (&dir.path().to_path_buf(), "a folder"),
+    ] {
+        let out = Command::new(BIN)
+            .arg("--connect")
+            .arg(format!("unix:{}", path.display()))
+            .args(["echo", "hi"])
+            .output()
+            .unwrap();
+        let e = check_failure(&out, &["echo"]);
+        assert!(
+            e.contains(&format!("the path exists and is {what}, not a unix socket")),
+            "{e}"
+        );
+        assert!(!e.contains("refused") && !e.contains("-ipcbind"), "{e}");
+    }
 
     let out = Command::new(BIN)
         .args(["--connect", "tcp:127.0.0.1:1", "mining", "tip"])

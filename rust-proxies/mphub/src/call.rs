@@ -149,7 +149,7 @@ impl<T: Send + fmt::Debug + 'static> Call<T> {
     /// called on an mphub event-loop thread (use `.await` there).
     pub fn blocking(self) -> Result<T> {
         let job = (self.make)(true, self.timeout);
-        self.handle.runtime().run_blocking(job)
+        name_unimplemented(self.method, self.handle.runtime().run_blocking(job))
     }
 
     /// The method this call invokes.
@@ -164,6 +164,19 @@ impl<T: Send + fmt::Debug + 'static> IntoFuture for Call<T> {
 
     fn into_future(self) -> Self::IntoFuture {
         let job = (self.make)(false, self.timeout);
-        Box::pin(self.handle.runtime().run(job))
+        let method = self.method;
+        let run = self.handle.runtime().run(job);
+        Box::pin(async move { name_unimplemented(method, run.await) })
     }
+}
+
+/// A server's "not implemented" names the method only by ordinal and interface ID; the
+/// caller knows its name (`KvInit.construct: method @0 of interface 0x… is not implemented`).
+fn name_unimplemented<T>(method: &Method, result: Result<T>) -> Result<T> {
+    result.map_err(|e| match e {
+        crate::Error::Unimplemented(m) if !m.contains(method.name) => {
+            crate::Error::Unimplemented(format!("{method}: {m}"))
+        }
+        other => other,
+    })
 }

@@ -143,6 +143,7 @@ impl From<capnp::Error> for Error {
                     None => Error::Malformed(text),
                 }
             }
+            _ if text.is_empty() => Error::Malformed(format!("{:?}", e.kind)),
             _ => Error::Malformed(format!("{:?}: {}", e.kind, text)),
         }
     }

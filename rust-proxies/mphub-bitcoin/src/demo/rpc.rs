@@ -172,13 +172,15 @@ fn call(chain: &DemoChain, method: &str, params: Option<&Value>) -> RpcResult {
         "getblockhash" => {
             let height = match args.first() {
                 None => return Err(usage(method, names)),
+                Some(v) if !v.is_number() => return Err(wrong_type(0, "height", v, "number")),
+                // UniValue::getInt<int>: a number that is no int (too large, a fraction).
                 Some(v) => v
                     .as_i64()
-                    .ok_or_else(|| wrong_type(0, "height", v, "number"))?,
+                    .and_then(|h| i32::try_from(h).ok())
+                    .ok_or((RPC_MISC_ERROR, "JSON integer out of range".to_string()))?,
             };
-            i32::try_from(height)
-                .ok()
-                .and_then(|h| chain.block_hash_at(h))
+            chain
+                .block_hash_at(height)
                 .map(|h| json!(miner::hash_to_rpc_hex(h)))
                 .ok_or((
                     RPC_INVALID_PARAMETER,

@@ -119,6 +119,26 @@ enum Dial {
     Stream(UnixStream, String),
 }
 
+/// Why connecting to `path` cannot work when it exists but is no socket (a regular file or
+/// a folder answer "connection refused", which would send a user looking for a server).
+fn not_a_socket(path: &std::path::Path) -> Option<std::io::Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    let what = if kind.is_socket() {
+        return None;
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "not a unix socket"
+    };
+    Some(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("the path exists and is {what}, not a unix socket"),
+    ))
+}
+
 /// Connects (without blocking the loop, even on a server whose backlog is full) and
 /// runs `construct`, within `options.connect_timeout`.
 async fn dial<C: ProxyClient>(to: Dial, options: ConnectOptions) -> Result<C> {
@@ -129,9 +149,12 @@ async fn dial<C: ProxyClient>(to: Dial, options: ConnectOptions) -> Result<C> {
     let work = async move {
         let (stream, peer) = match to {
             Dial::Path(path) => {
-                let stream = tokio::net::UnixStream::connect(&path)
-                    .await
-                    .map_err(|e| io_context(e, &format!("connecting to {}", path.display())))?;
+                let stream = tokio::net::UnixStream::connect(&path).await.map_err(|e| {
+                    io_context(
+                        not_a_socket(&path).unwrap_or(e),
+                        &format!("connecting to {}", path.display()),
+                    )
+                })?;
                 (stream.into_std()?, format!("unix:{}", path.display()))
             }
             Dial::Stream(stream, peer) => (stream, peer),
