@@ -436,6 +436,9 @@ public:
             job.setLabel(asText("add " + std::to_string(offset) + " then double"));
             job.setMapper(kj::heap<MapperImpl>(offset));
             job.initThen(1).set(0, kj::heap<MapperImpl>(std::nullopt));
+            auto tagged = job.initTagged();
+            tagged.setTag("tag");
+            tagged.setMapper(kj::heap<MapperImpl>(100));
         });
     }
 
@@ -828,6 +831,8 @@ void callbackStructs(CorpusSession& s)
         uint32_t then = 0;
         CapRef<cs::Mapper::Client> mapper;
         CapRef<cs::Mapper::Client> first;
+        std::string tag;
+        CapRef<cs::Mapper::Client> tagged;
     };
     auto weak = s.conn;
     auto made = call<Made>(s.corpus, [weak](cs::Corpus::Client& c, auto fill) {
@@ -841,6 +846,8 @@ void callbackStructs(CorpusSession& s)
             m.then = job.getThen().size();
             m.mapper = makeCapRef(job.getMapper(), weak);
             if (m.then > 0) m.first = makeCapRef(job.getThen()[0], weak);
+            m.tag = toString(job.getTagged().getTag());
+            m.tagged = makeCapRef(job.getTagged().getMapper(), weak);
             return m;
         });
     });
@@ -856,6 +863,7 @@ void callbackStructs(CorpusSession& s)
     };
     expect(apply(made.mapper, 1) == 11, "makeJob mapper.call(1) != 11");
     expect(apply(made.first, 11) == 22, "makeJob then[0].call(11) != 22");
+    expect(made.tag == "tag" && apply(made.tagged, 1) == 101, "makeJob tagged: tag and a mapper adding 100");
     // The server's own mappers, handed back inside a Job.
     expect(run([&](cs::Job::Builder j) {
                j.setLabel("back");

@@ -281,6 +281,7 @@ public:
         job.label = "add " + std::to_string(offset) + " then double";
         job.mapper = [offset](std::int32_t v) { return wrapping(std::int64_t{v} + offset); };
         job.then = {[](std::int32_t v) { return wrapping(std::int64_t{v} * 2); }};
+        job.tagged = corpus::Tagged<std::string>{"tag", [](std::int32_t v) { return wrapping(std::int64_t{v} + 100); }};
         return job;
     }
 
@@ -562,6 +563,8 @@ void callback_structs(corpus::Corpus& c)
     expect(made.mapper && made.then.size() == 1 && made.then[0], "makeJob: a mapper and one then");
     expect(made.mapper(1) == 11, "makeJob mapper(1) != 11");
     expect(made.then[0](11) == 22, "makeJob then[0](11) != 22");
+    expect(made.tagged && made.tagged->tag == "tag" && made.tagged->mapper && made.tagged->mapper(1) == 101,
+           "makeJob tagged: tag and a mapper adding 100 (a callback in a generic struct)");
     // The server's own mappers, handed back inside a Job.
     expect(c.runJob(made, 1) == 22, "runJob(makeJob(10); 1) != 22");
 }

@@ -471,6 +471,7 @@ async fn callback_structs(corpus: &CorpusClient) -> anyhow::Result<()> {
             Cap::null(),
             mapper(MapperImpl::Add(-3)),
         ],
+        tagged: None,
     };
     ensure_eq(
         "runJob(add 1, then double, null, add -3; 5)",
@@ -497,6 +498,16 @@ async fn callback_structs(corpus: &CorpusClient) -> anyhow::Result<()> {
         Text::from("add 10 then double"),
     )?;
     ensure_eq("makeJob then.len()", job.then.len(), 1)?;
+    let tagged = job
+        .tagged
+        .as_ref()
+        .ok_or_else(|| anyhow!("makeJob: a null tagged"))?;
+    ensure_eq("makeJob tagged.tag", tagged.tag.clone(), Text::from("tag"))?;
+    let plus100 = tagged
+        .mapper
+        .client()
+        .ok_or_else(|| anyhow!("makeJob: a null tagged.mapper"))?;
+    ensure_eq("makeJob tagged.mapper.call(1)", plus100.call(1).await?, 101)?;
     let add = job
         .mapper
         .client()

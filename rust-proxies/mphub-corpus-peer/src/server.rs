@@ -333,12 +333,17 @@ impl CorpusServer for CorpusImpl {
     }
 }
 
-/// `makeJob`'s answer: a mapper adding `offset`, then one doubling.
+/// `makeJob`'s answer: a mapper adding `offset`, then one doubling; `tagged` holds one
+/// adding 100 (a callback in a generic struct).
 pub fn make_job(offset: i32) -> Job {
     Job {
         label: format!("add {offset} then double").into(),
         mapper: MapperServer::into_cap(MapperImpl::Add(offset)),
         then: vec![MapperServer::into_cap(MapperImpl::Double)],
+        tagged: Some(Tagged {
+            tag: "tag".into(),
+            mapper: MapperServer::into_cap(MapperImpl::Add(100)),
+        }),
     }
 }
 

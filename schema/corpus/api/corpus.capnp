@@ -43,6 +43,13 @@ struct Job {
     label @0 :Text;
     mapper @1 :Mapper;
     then @2 :List(Mapper);
+    tagged @3 :Tagged(Text);
+}
+
+# A generic struct with a callback field of its own (C++: a template without operator==).
+struct Tagged(Tag) {
+    tag @0 :Tag;
+    mapper @1 :Mapper;
 }
 
 # Named like the Rust traits generated server traits are bounded by: the generated code
