@@ -1,6 +1,8 @@
 //! C++ bindings for `schema/corpus` with generated C++ types (namespace
 //! `mphub::corpus`), then the C++ corpus peer (`src/corpus_peer.cpp`) compiled against them;
-//! and bindings for `schema/bitcoin/pr29409`, compiled to prove every construct maps.
+//! bindings for `schema/bitcoin/pr29409`, compiled to prove every construct maps; and
+//! bindings for `schema/corpus/header` against the hand-written `include/jobs/jobs.h`
+//! (libmultiprocess's header mode).
 use std::path::PathBuf;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -32,16 +34,28 @@ fn run() -> Result<(), BoxError> {
         .cpp_namespace("mphub::corpus::pr29409")
         .generate_types(Some("mphub::corpus::pr29409"))
         .build()?;
+    // Header mode: callbacks inside a struct against a hand-written header (include/).
+    let jobs = mphub_cxx_build::Bindings::new("../../schema/corpus/header")
+        .file("jobs.capnp")
+        .module("jobs")
+        .stem("jobs")
+        .header_dir("mphub/corpus")
+        .cpp_namespace("mphub::corpus::header")
+        .include("include")
+        .build()?;
     let mphub_cxx_include = PathBuf::from(std::env::var("DEP_MPHUB_CXX_INCLUDE")?);
     cc::Build::new()
         .cpp(true)
         .std("c++17")
         .include(&out.include_dir)
+        .include(&jobs.include_dir)
+        .include("include")
         .include(&mphub_cxx_include)
         .warnings(true)
         .extra_warnings(true)
         .file("src/corpus_peer.cpp")
         .compile("mphub_cxx_corpus_peer");
     println!("cargo:rerun-if-changed=src/corpus_peer.cpp");
+    println!("cargo:rerun-if-changed=include");
     Ok(())
 }

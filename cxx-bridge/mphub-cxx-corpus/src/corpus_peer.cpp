@@ -11,6 +11,7 @@
 // client.rs); values are checked field by field against the schema's fixtures.
 
 #include <mphub/corpus/corpus.h>
+#include <mphub/corpus/jobs.h>  // the generated API; it includes <jobs/jobs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -675,6 +676,42 @@ const std::vector<std::pair<std::string, std::function<void(corpus::Corpus&)>>>&
     return all;
 }
 
+//! jobs::Runner (header mode: the user's header declares the callback type and the struct).
+class RunnerImpl final : public jobs::Runner
+{
+public:
+    std::int32_t run(const jobs::Plan& plan, std::int32_t value) override
+    {
+        if (plan.step) value = plan.step(value);
+        for (const auto& step : plan.steps) {
+            if (step) value = step(value);
+        }
+        return value;
+    }
+    jobs::Plan make(std::int32_t offset) override
+    {
+        return jobs::Plan{"add then double", [offset](std::int32_t v) { return wrapping(std::int64_t{v} + offset); },
+                          {[](std::int32_t v) { return wrapping(std::int64_t{v} * 2); }}};
+    }
+};
+
+//! Callbacks inside a struct with a hand-written header (libmultiprocess's header mode),
+//! through the bridge and the Rust runtime in this process (embed: a socketpair).
+int run_header_callbacks()
+{
+    auto e = mphub::corpus::header::embed(mphub::corpus::header::RunnerCap(std::make_unique<RunnerImpl>()));
+    jobs::Runner& runner = *e.client;
+    jobs::Plan plan{"ours", [](std::int32_t v) { return v + 1; }, {[](std::int32_t v) { return v * 2; }, nullptr}};
+    expect(runner.run(plan, 5) == 12, "run(add 1, then double, null; 5) != 12");
+    expect(runner.run(jobs::Plan{}, 7) == 7, "run(empty plan; 7) != 7");
+    jobs::Plan made = runner.make(10);
+    expect(made.name == "add then double" && made.step && made.steps.size() == 1, "make(10): name, step, one step");
+    expect(made.step(1) == 11 && made.steps[0](11) == 22, "make(10): its callbacks call the server");
+    expect(runner.run(made, 1) == 22, "run(make(10); 1): the server's own callbacks handed back");
+    std::cout << "ok header-callbacks" << std::endl;
+    return 0;
+}
+
 int run_client(const std::string& socket, const std::vector<std::string>& only)
 {
     auto corpus_client = bridge::connectCorpus(socket);
@@ -722,6 +759,7 @@ extern "C" int mphub_cxx_corpus_main(int argc, const char* const* argv)
         if (args[i] == "--scenario") only.push_back(args[i + 1]);
     }
     try {
+        if (!args.empty() && args[0] == "header-callbacks") return run_header_callbacks();
         if (!args.empty() && args[0] == "client" && !value("--socket").empty()) {
             return run_client(value("--socket"), only);
         }
@@ -733,6 +771,7 @@ extern "C" int mphub_cxx_corpus_main(int argc, const char* const* argv)
         return 1;
     }
     std::cerr << "usage: mphub-cxx-corpus client --socket PATH [--scenario NAME]...\n"
+                 "       mphub-cxx-corpus header-callbacks\n"
                  "       mphub-cxx-corpus serve --socket PATH --fixtures-from PATH\n";
     return 2;
 }

@@ -4,3 +4,4 @@
 
 mphub_cxx::bindings!(corpus);
 mphub_cxx::bindings!(pr29409);
+mphub_cxx::bindings!(jobs);

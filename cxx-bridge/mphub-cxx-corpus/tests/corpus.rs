@@ -133,3 +133,21 @@ async fn rust_client_to_cpp_bridge_server_every_construct() {
     let back = corpus.echo_holder(None).await.unwrap().expect("a Holder");
     assert!(back.label.is_empty() && back.counter.is_null() && back.counters.is_empty());
 }
+
+/// Header mode (the user's header declares `jobs::Step` and `jobs::Plan`, as Core's
+/// headers declare `CRPCCommand::Actor` and `CRPCCommand`): callbacks inside a struct and a
+/// list cross the bridge both ways, through the Rust runtime, in one C++ process.
+#[test]
+fn callbacks_inside_structs_with_a_users_header() {
+    let out = Command::new(PEER)
+        .arg("header-callbacks")
+        .output()
+        .expect("running the C++ corpus peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ok header-callbacks"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
