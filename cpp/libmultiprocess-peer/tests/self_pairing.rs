@@ -41,6 +41,22 @@ fn client(peer: &Path, args: &[&str]) -> Output {
         .expect("running the client")
 }
 
+/// The client running `scenario` against `server` on `socket`.
+fn run_scenario(peer: &Path, socket: &Path, server: &Server, scenario: &str) -> Output {
+    let pid = server.child.id().to_string();
+    client(
+        peer,
+        &[
+            "--socket",
+            socket.to_str().expect("utf-8 path"),
+            "--server-pid",
+            &pid,
+            "--scenario",
+            scenario,
+        ],
+    )
+}
+
 fn describe(out: &Output) -> String {
     format!(
         "{}\nstdout: {}\nstderr: {}",
@@ -103,18 +119,7 @@ fn every_scenario_over_socket() {
     let socket = dir.path().join("peer.sock");
     let mut server = Server::start(&peer, &socket);
     for scenario in scenarios(&peer) {
-        let pid = server.child.id().to_string();
-        let out = client(
-            &peer,
-            &[
-                "--socket",
-                socket.to_str().expect("utf-8 path"),
-                "--server-pid",
-                &pid,
-                "--scenario",
-                &scenario,
-            ],
-        );
+        let out = run_scenario(&peer, &socket, &server, &scenario);
         assert!(
             out.status.success(),
             "{scenario} over a socket: {}",
@@ -213,18 +218,7 @@ fn a_second_server_leaves_a_running_servers_socket_alone() {
         "{}",
         describe(&second)
     );
-    let pid = server.child.id().to_string();
-    let out = client(
-        &peer,
-        &[
-            "--socket",
-            socket.to_str().expect("utf-8 path"),
-            "--server-pid",
-            &pid,
-            "--scenario",
-            "primitives",
-        ],
-    );
+    let out = run_scenario(&peer, &socket, &server, "primitives");
     assert!(
         out.status.success(),
         "first server after the second: {}",

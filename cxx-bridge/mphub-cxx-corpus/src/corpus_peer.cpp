@@ -144,6 +144,18 @@ std::int32_t wrapping(std::int64_t v)
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v)));
 }
 
+//! runJob's rule: `first`, then each of `rest`, applied to `value`; empty functions (null
+//! capabilities) are skipped.
+template <class F>
+std::int32_t apply(const F& first, const std::vector<F>& rest, std::int32_t value)
+{
+    if (first) value = first(value);
+    for (const auto& f : rest) {
+        if (f) value = f(value);
+    }
+    return value;
+}
+
 //! The C++ Corpus server, answering like the Rust reference.
 class CorpusImpl final : public corpus::Corpus
 {
@@ -268,14 +280,7 @@ public:
         if (remainder) *remainder = overflow ? 0 : a % b;
         return overflow ? a : a / b;
     }
-    std::int32_t runJob(const corpus::Job& job, std::int32_t value) override
-    {
-        if (job.mapper) value = job.mapper(value);
-        for (const auto& then : job.then) {
-            if (then) value = then(value);
-        }
-        return value;
-    }
+    std::int32_t runJob(const corpus::Job& job, std::int32_t value) override { return apply(job.mapper, job.then, value); }
     corpus::Job makeJob(std::int32_t offset) override
     {
         corpus::Job job;
@@ -680,14 +685,7 @@ const std::vector<std::pair<std::string, std::function<void(corpus::Corpus&)>>>&
 class RunnerImpl final : public jobs::Runner
 {
 public:
-    std::int32_t run(const jobs::Plan& plan, std::int32_t value) override
-    {
-        if (plan.step) value = plan.step(value);
-        for (const auto& step : plan.steps) {
-            if (step) value = step(value);
-        }
-        return value;
-    }
+    std::int32_t run(const jobs::Plan& plan, std::int32_t value) override { return apply(plan.step, plan.steps, value); }
     jobs::Plan make(std::int32_t offset) override
     {
         return jobs::Plan{"add then double", [offset](std::int32_t v) { return wrapping(std::int64_t{v} + offset); },

@@ -280,7 +280,7 @@ pub async fn run(
             format!("Chain.{label}"),
             answer(
                 chain.broadcast_transaction(tx.clone(), 0, true).await,
-                |o| json!({"result": o.result, "error": o.error.to_string_lossy()}),
+                broadcast_json,
             ),
         );
     }
@@ -289,7 +289,7 @@ pub async fn run(
         "Chain.broadcastTransaction spends a missing output".into(),
         answer(
             chain.broadcast_transaction(missing, 0, true).await,
-            |o| json!({"result": o.result, "error": o.error.to_string_lossy()}),
+            broadcast_json,
         ),
     );
     record(
@@ -304,14 +304,10 @@ pub async fn run(
     );
     record(
         "Chain.getTransactionAncestry".into(),
-        answer(chain.get_transaction_ancestry(txid.clone()).await, |a| {
-            json!({
-                "ancestors": a.ancestors,
-                "descendants": a.descendants,
-                "ancestorsize": a.ancestorsize,
-                "ancestorfees": a.ancestorfees,
-            })
-        }),
+        answer(
+            chain.get_transaction_ancestry(txid.clone()).await,
+            ancestry_json,
+        ),
     );
     record(
         "Chain.isRBFOptIn after broadcast".into(),
@@ -330,7 +326,7 @@ pub async fn run(
         "Chain.broadcastTransaction final child".into(),
         answer(
             chain.broadcast_transaction(child.clone(), 0, true).await,
-            |o| json!({"result": o.result, "error": o.error.to_string_lossy()}),
+            broadcast_json,
         ),
     );
     record(
@@ -339,14 +335,10 @@ pub async fn run(
     );
     record(
         "Chain.getTransactionAncestry final child".into(),
-        answer(chain.get_transaction_ancestry(child_txid).await, |a| {
-            json!({
-                "ancestors": a.ancestors,
-                "descendants": a.descendants,
-                "ancestorsize": a.ancestorsize,
-                "ancestorfees": a.ancestorfees,
-            })
-        }),
+        answer(
+            chain.get_transaction_ancestry(child_txid).await,
+            ancestry_json,
+        ),
     );
     Ok(Recording {
         steps: recorder.steps,
@@ -365,4 +357,19 @@ fn final_child_of(parent_txid: &[u8], value: i64, fee: i64) -> anyhow::Result<Ve
         input.witness = bitcoin::Witness::from_slice(&[[0x51u8]]);
     }
     Ok(bitcoin::consensus::serialize(&tx))
+}
+
+/// `Chain.getTransactionAncestry`'s answer, as recorded.
+fn ancestry_json(a: s::ChainGetTransactionAncestryOutput) -> Value {
+    json!({
+        "ancestors": a.ancestors,
+        "descendants": a.descendants,
+        "ancestorsize": a.ancestorsize,
+        "ancestorfees": a.ancestorfees,
+    })
+}
+
+/// `Chain.broadcastTransaction`'s answer, as recorded.
+fn broadcast_json(o: s::ChainBroadcastTransactionOutput) -> Value {
+    json!({"result": o.result, "error": o.error.to_string_lossy()})
 }

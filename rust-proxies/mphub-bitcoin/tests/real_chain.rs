@@ -11,8 +11,6 @@ mod common;
 use common::{node_binaries, rpc};
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use mphub_bitcoin::client::Node;
 use mphub_bitcoin::{pr29409, CoreVersion};
@@ -167,31 +165,16 @@ impl pr29409::ActorCallbackServer for Actor {}
 /// unregisters it. Nothing can call the method on such a node, so the actor is not run.
 async fn check_rpc_handler(binary: &Path) {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("node.sock");
-    let stderr_path = dir.path().join("bitcoin-node.stderr");
-    let child = Command::new(binary)
-        .arg("-regtest")
-        .arg(format!("-datadir={}", dir.path().display()))
-        .arg(format!("-ipcbind=unix:{}", socket.display()))
-        .args(["-server=0", "-connect=0", "-listen=0", "-printtoconsole=0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut node = Killed(child);
-    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(
-            node.0.try_wait().unwrap().is_none(),
-            "the node exited early"
-        );
-        assert!(Instant::now() < deadline, "no IPC socket after 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let started = tokio::task::spawn_blocking({
+        let binary = binary.to_owned();
+        let datadir = dir.path().join("data");
+        move || RegtestNode::start_with_args(&binary, &datadir, &["-server=0".to_owned()])
+    })
+    .await
+    .unwrap();
+    let mut node = started.unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
     let rt = mphub::Runtime::new().unwrap();
-    let client = Node::connect(&rt, &socket, None).await.unwrap();
+    let client = Node::connect(&rt, node.socket(), None).await.unwrap();
     let chain = client.chain().await.unwrap();
     let command = pr29409::RPCCommand {
         category: "mphub".into(),
@@ -204,27 +187,24 @@ async fn check_rpc_handler(binary: &Path) {
         unique_id: 1,
     };
     let handler = chain.handle_rpc(command).await;
-    let alive = node.0.try_wait().unwrap().is_none();
+    let alive = node.is_running();
     let handler = match handler {
         Ok(Some(h)) if alive => h,
-        other => panic!("Chain.handleRpc: {other:?}; node stderr:\n{}", stderr()),
+        other => panic!(
+            "Chain.handleRpc: {other:?}; node stderr:\n{}",
+            node.stderr()
+        ),
     };
     handler.disconnect().await.unwrap();
     drop(handler);
     // The node still answers on the same connection after the release.
     assert_eq!(chain.get_height().await.unwrap(), Some(0));
-    assert!(node.0.try_wait().unwrap().is_none(), "the node exited");
+    assert!(node.is_running(), "the node exited");
     println!(
         "  handleRpc (-server=0): RPCCommand with our actor accepted, Handler released, node up"
     );
-}
-
-/// A node process, killed when dropped (also when an assertion fails first).
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    drop((chain, client));
+    tokio::task::spawn_blocking(move || drop(node))
+        .await
+        .unwrap();
 }

@@ -83,7 +83,8 @@ impl RegtestNode {
     }
 
     /// [`RegtestNode::start`] with more command-line options after the usual ones
-    /// (e.g. `-mocktime=1700000000`).
+    /// (e.g. `-mocktime=1700000000`). With `-server=0` (no RPC server) it returns once the
+    /// IPC socket exists; [`RegtestNode::version`] is then empty and RPC calls fail.
     pub fn start_with_args(
         binary: &Path,
         datadir: &Path,
@@ -130,11 +131,12 @@ impl RegtestNode {
             rpc: NodeRpc::new(&format!("http://127.0.0.1:{rpc_port}/"), "", "")?,
             version: String::new(),
         };
-        node.wait_ready(rpc_port)?;
+        let rpc = !extra_args.iter().any(|a| a == "-server=0");
+        node.wait_ready(rpc_port, rpc)?;
         Ok(node)
     }
 
-    fn wait_ready(&mut self, rpc_port: u16) -> Result<(), NodeError> {
+    fn wait_ready(&mut self, rpc_port: u16, rpc: bool) -> Result<(), NodeError> {
         let deadline = Instant::now() + START_TIMEOUT;
         let cookie = self.datadir.join("regtest").join(".cookie");
         let url = format!("http://127.0.0.1:{rpc_port}/");
@@ -151,6 +153,8 @@ impl RegtestNode {
             }
             let missing = if !self.socket.exists() {
                 Some("IPC socket".to_owned())
+            } else if !rpc {
+                return Ok(());
             } else if !cookie.exists() {
                 Some("RPC cookie".to_owned())
             } else {
@@ -195,6 +199,13 @@ impl RegtestNode {
     /// The node's user agent, e.g. `/Satoshi:31.99.0/`.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// Whether the node process is still running (false once it exited, even by a crash).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// The node's process id, while it runs.

@@ -260,14 +260,16 @@ fn demo_node_master() {
 #[test]
 fn bad_socket_path_is_a_clean_error() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing.sock");
-    let out = Command::new(BIN)
-        .arg("--connect")
-        .arg(format!("unix:{}", missing.display()))
-        .args(["echo", "hi"])
-        .output()
-        .unwrap();
-    let e = check_failure(&out, &["echo"]);
+    let echo_at = |path: &Path| {
+        let out = Command::new(BIN)
+            .arg("--connect")
+            .arg(format!("unix:{}", path.display()))
+            .args(["echo", "hi"])
+            .output()
+            .unwrap();
+        check_failure(&out, &["echo"])
+    };
+    let e = echo_at(&dir.path().join("missing.sock"));
     assert!(e.contains("cannot connect to unix:"), "{e}");
     assert!(e.contains("No such file or directory"), "{e}");
     assert!(
@@ -278,17 +280,8 @@ fn bad_socket_path_is_a_clean_error() {
     // A path that exists but is no socket says so, not "connection refused".
     let file = dir.path().join("regular");
     std::fs::write(&file, b"").unwrap();
-    for (path, what) in [
-        (&file, "a regular file"),
-        (&dir.path().to_path_buf(), "a folder"),
-    ] {
-        let out = Command::new(BIN)
-            .arg("--connect")
-            .arg(format!("unix:{}", path.display()))
-            .args(["echo", "hi"])
-            .output()
-            .unwrap();
-        let e = check_failure(&out, &["echo"]);
+    for (path, what) in [(file.as_path(), "a regular file"), (dir.path(), "a folder")] {
+        let e = echo_at(path);
         assert!(
             e.contains(&format!("the path exists and is {what}, not a unix socket")),
             "{e}"

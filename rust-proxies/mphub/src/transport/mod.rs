@@ -122,17 +122,7 @@ enum Dial {
 /// Why connecting to `path` cannot work when it exists but is no socket (a regular file or
 /// a folder answer "connection refused", which would send a user looking for a server).
 fn not_a_socket(path: &std::path::Path) -> Option<std::io::Error> {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = std::fs::metadata(path).ok()?.file_type();
-    let what = if kind.is_socket() {
-        return None;
-    } else if kind.is_dir() {
-        "a folder"
-    } else if kind.is_file() {
-        "a regular file"
-    } else {
-        "not a unix socket"
-    };
+    let what = socket::non_socket_kind(std::fs::metadata(path).ok()?.file_type())?;
     Some(std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
         format!("the path exists and is {what}, not a unix socket"),

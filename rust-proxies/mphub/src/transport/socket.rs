@@ -53,6 +53,21 @@ pub(crate) fn io_context(e: std::io::Error, what: &str) -> Error {
     )))
 }
 
+/// What a path that is no unix socket is, in words ("a folder"); `None` for a socket.
+pub(crate) fn non_socket_kind(kind: std::fs::FileType) -> Option<&'static str> {
+    Some(if kind.is_socket() {
+        return None;
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a device or pipe"
+    })
+}
+
 /// A unix socket this process bound ([`bind_unix`]).
 pub struct BoundSocket {
     /// The listening socket.
@@ -134,9 +149,9 @@ pub fn bind_unix(path: &Path) -> Result<BoundSocket> {
                     // Gone meanwhile: try again.
                     Err(_) => continue,
                 };
-                if !meta.file_type().is_socket() {
+                if let Some(kind) = non_socket_kind(meta.file_type()) {
                     return Err(Error::Usage(format!(
-                        "{} exists and is not a socket; refusing to replace it",
+                        "{} exists and is not a socket ({kind}); refusing to replace it",
                         path.display()
                     )));
                 }
